@@ -1,0 +1,32 @@
+"""keras_text_lrp: explanation analyzers for Keras 3 text classifiers.
+
+>>> import keras_text_lrp as ktl
+>>> analyzer = ktl.create_analyzer("lrp.epsilon", model)  # doctest: +SKIP
+>>> relevance = analyzer.analyze(token_ids)               # (batch, T, D)  # doctest: +SKIP
+"""
+
+from keras_text_lrp.analyzers import *  # noqa: F403
+from keras_text_lrp.analyzers import __all__ as _analyzers_all
+from keras_text_lrp.errors import (
+    InvalidArgumentError,
+    InvalidInputError,
+    InvalidModelError,
+    KerasTextLRPError,
+    UnsupportedLayerError,
+)
+from keras_text_lrp.layers import register_linear, register_rule
+from keras_text_lrp.model_tools import model_wo_softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *_analyzers_all,
+    "InvalidArgumentError",
+    "InvalidInputError",
+    "InvalidModelError",
+    "KerasTextLRPError",
+    "UnsupportedLayerError",
+    "model_wo_softmax",
+    "register_linear",
+    "register_rule",
+]

@@ -1,0 +1,36 @@
+"""Analyzers: a seed plus a mapping from layer kinds to rules."""
+
+from keras_text_lrp.analyzers.base import Analyzer
+from keras_text_lrp.analyzers.gradient import (
+    Deconvnet,
+    Gradient,
+    GuidedBackprop,
+    InputTimesGradient,
+    IntegratedGradients,
+    SmoothGrad,
+)
+from keras_text_lrp.analyzers.lrp import (
+    LRP,
+    AlphaBetaLRP,
+    AlphaOneBetaZeroIgnoreBiasLRP,
+    AlphaOneBetaZeroLRP,
+    AlphaTwoBetaOneIgnoreBiasLRP,
+    AlphaTwoBetaOneLRP,
+    DeepTaylor,
+    EpsilonLRP,
+    FlatLRP,
+    SequentialPresetA,
+    SequentialPresetB,
+    WSquareLRP,
+    ZLRP,
+    ZPlusLRP,
+)
+from keras_text_lrp.analyzers.registry import ANALYZERS, create_analyzer, register_analyzer
+
+__all__ = [
+    "ANALYZERS", "Analyzer", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP", "AlphaOneBetaZeroLRP",
+    "AlphaTwoBetaOneIgnoreBiasLRP", "AlphaTwoBetaOneLRP", "Deconvnet", "DeepTaylor", "EpsilonLRP",
+    "FlatLRP", "Gradient", "GuidedBackprop", "InputTimesGradient", "IntegratedGradients", "LRP",
+    "SequentialPresetA", "SequentialPresetB", "SmoothGrad", "WSquareLRP", "ZLRP", "ZPlusLRP",
+    "create_analyzer", "register_analyzer",
+]

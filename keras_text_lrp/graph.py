@@ -1,0 +1,204 @@
+"""The graph walk: a Keras model flattened into layer calls.
+
+A Functional or Sequential model (nested models included) becomes a list of
+:class:`Step` objects in topological order, one per layer call. A tensor is
+named by a *key*: the path of nested-model calls it lives in plus the id of its
+symbolic ``KerasTensor``, so a layer (or a whole nested model) called twice
+gives two steps with distinct tensors. Nested models are inlined through
+identity steps (``layer is None``) that join their inputs and outputs to the
+outer tensors.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from keras_text_lrp.errors import InvalidModelError
+
+__all__ = ["Graph", "Step", "trace"]
+
+Key = tuple  # (call path..., id(KerasTensor))
+
+
+@dataclass(eq=False)
+class Step:
+    """One layer call of the flattened graph.
+
+    Attributes
+    ----------
+    layer : keras.Operation or None
+        The layer called; ``None`` for an identity step joining a nested
+        model's tensors to the outer ones.
+    inputs, outputs : list of keys
+        The tensors the call reads and writes, in the order of the flattened
+        call arguments and outputs.
+    """
+
+    layer: Any
+    inputs: list
+    outputs: list
+    _node: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return "identity" if self.layer is None else self.layer.name
+
+    def first_input_structure(self) -> Any:
+        """The first positional argument as a structure of input positions.
+
+        An int for a single tensor, a list of ints for a list of tensors
+        (merge layers), ``None`` when the first argument holds no tensor.
+        """
+        if self._node is None:
+            return 0
+        kts = self._node.arguments.keras_tensors
+        first = self._node.arguments.args[0] if self._node.arguments.args else None
+        index = {id(kt): i for i, kt in enumerate(kts)}
+        if isinstance(first, (list, tuple)):
+            return [index[id(t)] for t in first]
+        return index.get(id(first))
+
+    def call(self, xs: list, masks: list | None = None) -> list:
+        """Call the layer on the values ``xs`` of its inputs, in inference mode."""
+        if self.layer is None:
+            return list(xs)
+        kts = self._node.arguments.keras_tensors
+        args, kwargs = self._node.arguments.fill_in({id(kt): x for kt, x in zip(kts, xs)})
+        params = _call_parameters(self.layer)
+        if "training" in params:
+            kwargs["training"] = False
+        if masks is not None and "mask" in params and kwargs.get("mask") is None:
+            mask = self.structure_masks(masks)
+            if mask is not None:
+                kwargs["mask"] = mask
+        out = self.layer(*args, **kwargs)
+        return list(keras.tree.flatten(out))
+
+    def structure_masks(self, masks: list) -> Any:
+        """The masks of the first positional argument, shaped like it."""
+        first = self.first_input_structure()
+        if isinstance(first, list):
+            picked = [masks[i] for i in first]
+            return None if all(m is None for m in picked) else picked
+        return None if first is None else masks[first]
+
+    def output_masks(self, xs: list, masks: list) -> list:
+        """The masks of the outputs, as Keras would attach them."""
+        n = len(self.outputs)
+        if self.layer is None:
+            return list(masks)
+        previous = self.structure_masks(masks)
+        if not getattr(self.layer, "supports_masking", False):
+            return [None] * n
+        first = self.first_input_structure()
+        first_x = [xs[i] for i in first] if isinstance(first, list) else xs[first or 0]
+        out = self.layer.compute_mask(first_x, previous)
+        if out is None:
+            return [None] * n
+        out = keras.tree.flatten(out) if isinstance(out, (list, tuple)) else [out]
+        return (out * n)[:n] if len(out) == 1 else out
+
+
+@dataclass(eq=False)
+class Graph:
+    """A model flattened into steps.
+
+    Attributes
+    ----------
+    model : keras.Model
+    inputs, outputs : list of keys
+        The model's input and output tensors, in ``model.inputs`` /
+        ``model.outputs`` order.
+    steps : list of Step
+        Every layer call, in topological order.
+    """
+
+    model: Any
+    inputs: list
+    outputs: list
+    steps: list
+
+    def consumers(self) -> dict:
+        """Map each tensor key to the steps that read it."""
+        out: dict = {}
+        for step in self.steps:
+            for key in step.inputs:
+                out.setdefault(key, []).append(step)
+        return out
+
+
+def trace(model: keras.Model) -> Graph:
+    """Flatten ``model`` into a :class:`Graph`.
+
+    Raises
+    ------
+    InvalidModelError
+        If the model is subclassed (it has no graph to walk) or not built.
+    """
+    functional = _functional_of(model)
+    steps: list[Step] = []
+    inputs = [(id(t),) for t in functional.inputs]
+    outputs = _walk(functional, (), steps)
+    return Graph(model=model, inputs=inputs, outputs=outputs, steps=steps)
+
+
+def _functional_of(model: Any) -> Any:
+    if isinstance(model, keras.Sequential):
+        functional = getattr(model, "_functional", None)
+        if functional is None:
+            raise InvalidModelError(
+                f"Sequential model {model.name!r} has no graph yet: give it an input shape "
+                "(start it with keras.Input(shape=...)) or call it once on data before analysing it."
+            )
+        return functional
+    if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth") and hasattr(
+        model, "_run_through_graph"
+    ):
+        return model
+    raise InvalidModelError(
+        f"{type(model).__name__} {getattr(model, 'name', '')!r} is a subclassed model without a "
+        "layer graph, so its layers cannot be walked. Build it as a functional model "
+        "(keras.Model(inputs, outputs)) or a keras.Sequential."
+    )
+
+
+def _walk(functional: Any, path: tuple, steps: list) -> list:
+    """Append the steps of ``functional`` under ``path``; return its output keys."""
+    by_depth = functional._nodes_by_depth
+    for depth in sorted(by_depth, reverse=True):
+        for node in by_depth[depth]:
+            op = node.operation
+            if op is None or node.is_input:
+                continue
+            in_keys = [path + (id(kt),) for kt in node.arguments.keras_tensors]
+            out_keys = [path + (id(kt),) for kt in node.outputs]
+            if _is_graph_model(op):
+                inner = _functional_of(op)
+                sub = path + (id(node),)
+                steps.append(Step(None, in_keys, [sub + (id(t),) for t in inner.inputs]))
+                inner_out = _walk(inner, sub, steps)
+                steps.append(Step(None, inner_out, out_keys))
+            else:
+                steps.append(Step(op, in_keys, out_keys, node))
+    return [path + (id(t),) for t in functional.outputs]
+
+
+def _is_graph_model(op: Any) -> bool:
+    return isinstance(op, keras.Model)
+
+
+_PARAMS: dict = {}
+
+
+def _call_parameters(layer: Any) -> frozenset:
+    cls = type(layer)
+    if cls not in _PARAMS:
+        try:
+            _PARAMS[cls] = frozenset(inspect.signature(layer.call).parameters)
+        except (TypeError, ValueError):
+            _PARAMS[cls] = frozenset()
+    return _PARAMS[cls]
