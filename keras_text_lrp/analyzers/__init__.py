@@ -11,6 +11,7 @@ from keras_text_lrp.analyzers.gradient import (
 )
 from keras_text_lrp.analyzers.lrp import (
     LRP,
+    ZLRP,
     AlphaBetaLRP,
     AlphaOneBetaZeroIgnoreBiasLRP,
     AlphaOneBetaZeroLRP,
@@ -22,7 +23,6 @@ from keras_text_lrp.analyzers.lrp import (
     SequentialPresetA,
     SequentialPresetB,
     WSquareLRP,
-    ZLRP,
     ZPlusLRP,
 )
 from keras_text_lrp.analyzers.registry import ANALYZERS, create_analyzer, register_analyzer

@@ -276,5 +276,10 @@ class Analyzer:
 
     def _compiled_fn(self) -> Any:
         if self._compiled is None:
-            self._compiled = backend.compile_fn(self._run, self.model.variables, self.jit_compile)
+            # A fresh closure per analyzer: TensorFlow counts traces per Python
+            # function, and would flag analyzers of one class as retracing.
+            def run(inputs, selection, extra):
+                return self._run(inputs, selection, extra)
+
+            self._compiled = backend.compile_fn(run, self.model.variables, self.jit_compile)
         return self._compiled
