@@ -5,6 +5,13 @@
 >>> relevance = analyzer.analyze(token_ids)               # (batch, T, D)  # doctest: +SKIP
 """
 
+import os as _os
+
+# Quieten TensorFlow's C++ start-up logging unless the user chose a level. It must be set before
+# TensorFlow is first imported, which for the command line tool (and `python -m keras_text_lrp`)
+# happens right here, through Keras.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from keras_text_lrp.analyzers import *  # noqa: F403
 from keras_text_lrp.analyzers import __all__ as _analyzers_all
 from keras_text_lrp.errors import (

@@ -24,6 +24,7 @@ from keras_text_lrp._fileio import atomic_write_text
 from keras_text_lrp.analyzers.registry import create_analyzer
 from keras_text_lrp.engine import Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
+from keras_text_lrp.text.ptb import PTB_ESCAPES
 from keras_text_lrp.text.relevance import word_relevance
 from keras_text_lrp.text.tokenize import tokenize
 from keras_text_lrp.text.vocab import Vocabulary
@@ -172,6 +173,28 @@ def _max_len(model: keras.Model) -> int | None:
     return None if len(shape) < 2 else shape[1]
 
 
+_PTB_FORMS = {plain: escaped for escaped, plain in PTB_ESCAPES.items()}
+
+
+def _vocabulary_form(token: str, vocabulary: Vocabulary) -> str:
+    """The form under which ``token`` is in the vocabulary.
+
+    A tokenizer leaves brackets and slashes as they are in raw text, but
+    vocabularies built from PTB-tokenized corpora (SST, the shipped models)
+    hold them escaped (``-LRB-``/``-lrb-``, ``\\/``). An out-of-vocabulary
+    token whose PTB-escaped form is in the vocabulary is looked up under that
+    form; anything else is returned unchanged.
+    """
+    if token in vocabulary:
+        return token
+    candidates = []
+    if token in _PTB_FORMS:
+        candidates += [_PTB_FORMS[token], _PTB_FORMS[token].lower()]
+    if "/" in token or "*" in token:
+        candidates.append(token.replace("/", "\\/").replace("*", "\\*"))
+    return next((c for c in candidates if c in vocabulary), token)
+
+
 def _targets(target: Any, predicted: np.ndarray, classes: int) -> np.ndarray:
     if isinstance(target, str):
         if target != "pred":
@@ -243,7 +266,10 @@ def explain(
         Required for a plain ``keras.Model``.
     tokenizer : str
         A :func:`keras_text_lrp.text.tokenize` method (default ``"treebank"``,
-        the Penn-Treebank rules SST was tokenized with).
+        the Penn-Treebank rules SST was tokenized with). A token missing from
+        the vocabulary is also looked up under its PTB escape (``(`` as
+        ``-LRB-``/``-lrb-``, ``/`` as ``\\/``), as PTB-tokenized corpora
+        such as SST store them.
     lowercase : bool, optional
         Lowercase tokens; by default as the pretrained model was trained.
     pooling : {"sum", "l2", "l2_squared", "max_abs"}
@@ -282,8 +308,11 @@ def explain(
     if not methods:
         raise InvalidArgumentError("give at least one method.")
 
-    limit = _max_len(model)
+    model_len = _max_len(model)
+    limit = model_len
     if max_len is not None:
+        if max_len < 1:
+            raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
         limit = max_len if limit is None else min(limit, max_len)
     tokens, offsets = [], []
     for i, t in enumerate(texts):
@@ -296,8 +325,10 @@ def explain(
             tok, off = tok[:limit], off[:limit]
         tokens.append(tok)
         offsets.append([tuple(o) for o in off])
-    width = limit if limit is not None and _max_len(model) is not None else max(len(t) for t in tokens)
-    ids, _ = vocabulary.encode(tokens, max_len=width)
+    # A model with a fixed input length takes exactly that many ids (even when max_len is shorter).
+    width = model_len if model_len is not None else max(1, max(len(t) for t in tokens))
+    ids, _ = vocabulary.encode([[_vocabulary_form(t, vocabulary) for t in tok] for tok in tokens],
+                               max_len=width)
     ids = np.asarray(ids, "int32")
     for i, row in enumerate(ids):
         known = row[row != 0]
