@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -232,6 +233,28 @@ def _split_options(methods: list[str], kwargs: dict) -> dict[str, dict]:
     return out
 
 
+# The last few analyzers built, so that streaming many batches through explain() traces each
+# one once; bounded, since each holds its model.
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def _analyzer(name: str, model: keras.Model, options: dict) -> Any:
+    try:
+        key = (id(model), name, tuple(sorted(options.items())))
+        hash(key)
+    except TypeError:  # unhashable options (arrays): no caching
+        return create_analyzer(name, model, neuron_selection_mode="index", **options)
+    hit = _CACHE.get(key)
+    if hit is None or hit.model is not model:
+        hit = create_analyzer(name, model, neuron_selection_mode="index", **options)
+        _CACHE[key] = hit
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
+    return hit
+
+
 def explain(
     model: Any,
     texts: str | Sequence[str],
@@ -349,7 +372,7 @@ def explain(
     scores, relevance = {}, {}
     mask = ids != 0
     for name in methods:
-        analyzer = create_analyzer(name, model, neuron_selection_mode="index", **options[name])
+        analyzer = _analyzer(name, model, options[name])
         r = analyzer.analyze(ids, neuron_selection=targets, batch_size=batch_size)
         words = word_relevance(r, pooling=pooling, mask=mask)
         scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
