@@ -1,4 +1,4 @@
-"""The ``keras-text-lrp`` command line tool: explain texts, show a demo, list the shipped models.
+"""The ``keras-text-lrp`` command line tool: explain texts, show a demo, list the shipped models, export.
 
 ::
 
@@ -6,6 +6,7 @@
     keras-text-lrp explain --file reviews.txt --json scores.json     # one text per line; - for stdin
     keras-text-lrp demo                                               # SST-5 sentences, 4 methods, 1 page
     keras-text-lrp models
+    keras-text-lrp export sst5-cnn serving/sst5/1 --method lrp.epsilon --text  # TensorFlow Serving
 
 The same runs as ``python -m keras_text_lrp.cli``. Problems with the command
 line or its inputs (empty texts, unreadable or non-UTF-8 files, unknown models
@@ -541,6 +542,28 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from keras_text_lrp.export import export_for_serving
+
+    methods = _methods(args.method)
+    target = Path(args.dir)
+    if target.exists() and not args.overwrite and (not target.is_dir() or any(target.iterdir())):
+        raise CommandLineError(f"{args.dir!r} exists and is not empty; give --overwrite to replace it "
+                               "(or a new version folder: NAME/1, NAME/2, ...)")
+    _quiet_backend_logs()
+    path = export_for_serving(args.model, target, methods, vocabulary=args.vocab,
+                              text_signature=True if args.text else None, dimensions=args.dimensions,
+                              text_tokenizer=args.text_tokenizer, overwrite=args.overwrite)
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    graph = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+    signatures = sorted(k for k in graph.meta_graphs[0].signature_def if not k.startswith("__"))
+    print(f"wrote SavedModel: {path}")
+    print(f"signatures: {', '.join(signatures)}")
+    print(f"inspect with: saved_model_cli show --all --dir {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------- parser
 _EXPLAIN_EPILOG = """\
 examples:
@@ -556,9 +579,15 @@ scores per method, logits, predicted and target class, the label names and, with
 --file, the line number.
 """
 
+_EXPORT_EPILOG = """\
+examples:
+  keras-text-lrp export sst5-cnn serving/sst5/1 --method lrp.epsilon --method gradient --text
+  saved_model_cli show --all --dir serving/sst5/1
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``keras-text-lrp`` (sub-commands ``explain``, ``demo``, ``models``).
+    """The argument parser of ``keras-text-lrp`` (sub-commands ``explain``, ``demo``, ``models``, ``export``).
 
     Returns
     -------
@@ -624,6 +653,28 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("models", help="list the shipped models",
                                   description="List the shipped models with their test accuracy.")
     listing.set_defaults(run=_run_models)
+
+    export = commands.add_parser(
+        "export", help="write a model and its explainers as one SavedModel for TensorFlow Serving",
+        description="Write MODEL and one explain_<method> signature set per --method into the SavedModel "
+        "folder DIR (TensorFlow backend; see the README, 'Serving explanations').",
+        epilog=_EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("model", metavar="MODEL", help="shipped model name or a .keras file")
+    export.add_argument("dir", metavar="DIR", help="the SavedModel folder to write, e.g. serving/sst5/1")
+    export.add_argument("--method", action="append", metavar="NAME",
+                        help=f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD})")
+    export.add_argument("--dimensions", action="store_true",
+                        help="also return relevance_dimensions (batch, T, embedding dim)")
+    export.add_argument("--text", action="store_true",
+                        help="add explain_text_<method> signatures taking raw strings (on anyway for a "
+                             "model with a TextVectorization layer)")
+    export.add_argument("--text-tokenizer", default="treebank", choices=("treebank", "whitespace", "space"),
+                        help="in-graph tokenizer of the text signatures (default: treebank)")
+    export.add_argument("--vocab", metavar="FILE", default=None,
+                        help="vocabulary JSON of a .keras model (default: <model>.vocab.json beside it)")
+    export.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
+    export.set_defaults(run=_run_export)
     return parser
 
 

@@ -114,6 +114,11 @@ class Composite:
     recurrent : callable ``layer -> rule`` or None
         For LSTM, GRU, SimpleRNN and Bidirectional; ``None`` routes by the
         gradient (autodiff through the layer).
+    recurrent_forward : callable or None
+        ``(layer, xs, masks) -> (outputs, extra)`` run by the forward pass in
+        place of a recurrent layer's call (``None`` from it: call the layer),
+        so that its rule reuses the states (``ctx.extra``) instead of
+        recomputing them.
     """
 
     linear: Any
@@ -122,6 +127,7 @@ class Composite:
     proportional: Any = field(default_factory=Proportional)
     route: Any = field(default_factory=Route)
     recurrent: Any = None
+    recurrent_forward: Any = None
 
     def linear_rule(self, layer: Any) -> Any:
         return self.linear(layer) if _is_factory(self.linear) else self.linear
@@ -216,11 +222,12 @@ class Engine:
                 masks.append(step.output_masks([x], [None])[0])
         return points, masks
 
-    def forward(self, points: list, masks: list) -> dict:
+    def forward(self, points: list, masks: list, composite: Composite | None = None) -> dict:
         """Run the model from the analysis points; return every step's context.
 
         The result maps each tensor key to its value (``"values"``), mask
         (``"masks"``), and each step to its :class:`StepContext` (``"steps"``).
+        ``composite.recurrent_forward``, if given, runs the recurrent layers.
         """
         values = dict(zip(self.points, points))
         mask_of = dict(zip(self.points, masks))
@@ -231,15 +238,19 @@ class Engine:
                 continue
             xs = [values[k] for k in step.inputs]
             ms = [mask_of.get(k) for k in step.inputs]
-            ctx = self._call(step, xs, ms)
+            ctx = self._call(step, xs, ms, composite)
             contexts[step] = ctx
             for k, y, m in zip(step.outputs, ctx.ys, step.output_masks(xs, ms)):
                 values[k] = y
                 mask_of[k] = m
         return {"values": values, "masks": mask_of, "steps": contexts}
 
-    def _call(self, step: Step, xs: list, ms: list) -> StepContext:
+    def _call(self, step: Step, xs: list, ms: list, composite: Composite | None = None) -> StepContext:
         kind = self.kinds.get(step)
+        if kind == "recurrent" and composite is not None and composite.recurrent_forward is not None:
+            done = composite.recurrent_forward(step.layer, xs, ms)
+            if done is not None:
+                return StepContext(step, xs, list(done[0]), ms, extra=dict(done[1]))
         if kind == "linear":
             form = layers.form_of(step.layer, len(xs[0].shape))
             z = form.z(xs[0])

@@ -7,6 +7,12 @@ symbolic ``KerasTensor``, so a layer (or a whole nested model) called twice
 gives two steps with distinct tensors. Nested models are inlined through
 identity steps (``layer is None``) that join their inputs and outputs to the
 outer tensors.
+
+Keras records the masks it passes between layers (``mask=`` arguments, e.g.
+the ``not_equal`` of ``Embedding(mask_zero=True)``) as graph nodes. Those
+arguments are left out of the steps, and the nodes that only compute them
+dropped: the engine propagates masks itself (``Step.output_masks``) and hands
+them to the layers (``Step.call``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,12 @@ class Step:
     inputs: list
     outputs: list
     _node: Any = field(default=None, repr=False)
+    _kts: Any = field(default=None, repr=False)
+
+    @property
+    def keras_tensors(self) -> list:
+        """The node's input KerasTensors that are step inputs (mask arguments left out)."""
+        return self._node.arguments.keras_tensors if self._kts is None else self._kts
 
     @property
     def name(self) -> str:
@@ -55,7 +67,7 @@ class Step:
         """
         if self._node is None:
             return 0
-        kts = self._node.arguments.keras_tensors
+        kts = self.keras_tensors
         first = self._node.arguments.args[0] if self._node.arguments.args else None
         index = {id(kt): i for i, kt in enumerate(kts)}
         if isinstance(first, (list, tuple)):
@@ -66,7 +78,7 @@ class Step:
         """Call the layer on the values ``xs`` of its inputs, in inference mode."""
         if self.layer is None:
             return list(xs)
-        kts = self._node.arguments.keras_tensors
+        kts = self.keras_tensors
         args, kwargs = self._node.arguments.fill_in({id(kt): x for kt, x in zip(kts, xs)})
         params = _call_parameters(self.layer)
         if "training" in params:
@@ -166,15 +178,37 @@ def _functional_of(model: Any) -> Any:
     )
 
 
+def _mask_ids(node: Any) -> set:
+    """Ids of the KerasTensors a node receives as mask arguments (``mask``, ``*_mask``)."""
+    out = set()
+    for name, value in node.arguments.kwargs.items():
+        if name == "mask" or name.endswith("_mask"):
+            out.update(id(t) for t in keras.tree.flatten(value) if isinstance(t, keras.KerasTensor))
+    return out
+
+
 def _walk(functional: Any, path: tuple, steps: list) -> list:
     """Append the steps of ``functional`` under ``path``; return its output keys."""
     by_depth = functional._nodes_by_depth
+    # From the outputs back: keep the nodes whose outputs are needed other than as masks.
+    needed = {id(t) for t in functional.outputs}
+    kept = {}
+    for depth in sorted(by_depth):
+        for node in by_depth[depth]:
+            if node.operation is None or node.is_input:
+                continue
+            if any(id(t) in needed for t in node.outputs):
+                masks = _mask_ids(node)
+                kts = [kt for kt in node.arguments.keras_tensors if id(kt) not in masks]
+                kept[id(node)] = kts
+                needed.update(id(kt) for kt in kts)
     for depth in sorted(by_depth, reverse=True):
         for node in by_depth[depth]:
             op = node.operation
-            if op is None or node.is_input:
+            if op is None or node.is_input or id(node) not in kept:
                 continue
-            in_keys = [path + (id(kt),) for kt in node.arguments.keras_tensors]
+            kts = kept[id(node)]
+            in_keys = [path + (id(kt),) for kt in kts]
             out_keys = [path + (id(kt),) for kt in node.outputs]
             if _is_graph_model(op):
                 inner = _functional_of(op)
@@ -183,7 +217,8 @@ def _walk(functional: Any, path: tuple, steps: list) -> list:
                 inner_out = _walk(inner, sub, steps)
                 steps.append(Step(None, inner_out, out_keys))
             else:
-                steps.append(Step(op, in_keys, out_keys, node))
+                full = len(kts) == len(node.arguments.keras_tensors)
+                steps.append(Step(op, in_keys, out_keys, node, None if full else kts))
     return [path + (id(t),) for t in functional.outputs]
 
 

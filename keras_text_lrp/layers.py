@@ -92,7 +92,8 @@ _register(
     ),
 )
 _register("embedding", kl.Embedding)
-_register("recurrent", kl.LSTM, kl.GRU, kl.SimpleRNN, kl.Bidirectional)
+# RNN too, so that RNN(cell) gets the gradient family and a clear LRP error for non-standard cells.
+_register("recurrent", kl.LSTM, kl.GRU, kl.SimpleRNN, kl.RNN, kl.Bidirectional)
 
 _NAMED_RULES = ("route", "proportional", "max", "pass")
 

@@ -11,6 +11,7 @@ from keras_text_lrp.analyzers.gradient import (
 )
 from keras_text_lrp.analyzers.lrp import (
     LRP,
+    LSTMLRP,
     ZLRP,
     AlphaBetaLRP,
     AlphaOneBetaZeroIgnoreBiasLRP,
@@ -30,7 +31,7 @@ from keras_text_lrp.analyzers.registry import ANALYZERS, create_analyzer, regist
 __all__ = [
     "ANALYZERS", "Analyzer", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP", "AlphaOneBetaZeroLRP",
     "AlphaTwoBetaOneIgnoreBiasLRP", "AlphaTwoBetaOneLRP", "Deconvnet", "DeepTaylor", "EpsilonLRP",
-    "FlatLRP", "Gradient", "GuidedBackprop", "InputTimesGradient", "IntegratedGradients", "LRP",
+    "FlatLRP", "Gradient", "GuidedBackprop", "InputTimesGradient", "IntegratedGradients", "LRP", "LSTMLRP",
     "SequentialPresetA", "SequentialPresetB", "SmoothGrad", "WSquareLRP", "ZLRP", "ZPlusLRP",
     "create_analyzer", "register_analyzer",
 ]

@@ -78,11 +78,12 @@ class Analyzer:
 
     def _explain(self, points: list, masks: list, selection: Any, extra: dict) -> list:
         """Relevance at the analysis points for the selected neurons (traced)."""
-        record = self._engine.forward(points, masks)
+        composite = self.composite()
+        record = self._engine.forward(points, masks, composite)
         logits = record["values"][self._output_key]
         index = self._select(logits, selection)
         seed = self._seed(logits, index)
-        return self._engine.backward(record, {self._output_key: seed}, self.composite())
+        return self._engine.backward(record, {self._output_key: seed}, composite)
 
     # -- checks ------------------------------------------------------------
     def _check_logits(self) -> None:
@@ -137,7 +138,8 @@ class Analyzer:
                         f"input {i} ({spec.name!r}) holds NaN or inf (first at index {tuple(bad)}); "
                         "relevances of non-finite inputs are meaningless."
                     )
-                x = x.astype(keras.backend.floatx() if x.dtype.kind != "f" else x.dtype, copy=False)
+                # The model's float type, whatever numpy made (float64 by default).
+                x = x.astype(keras.backend.floatx(), copy=False)
             out.append(x)
         if len({x.shape[0] for x in out}) > 1:
             raise InvalidInputError(
@@ -220,7 +222,7 @@ class Analyzer:
             if m is not None:
                 r = r * ops.cast(ops.expand_dims(m, -1), r.dtype)
             if every:
-                r = ops.reshape(r, (batch, self.n_outputs) + tuple(r.shape[1:]))
+                r = ops.reshape(r, (batch, self.n_outputs) + tuple(ops.shape(r)[1:]))
             out.append(r)
         return out
 
@@ -273,6 +275,34 @@ class Analyzer:
             parts.append([ops.convert_to_numpy(r) for r in result])
         out = [np.concatenate(p, axis=0) if len(parts) > 1 else p[0] for p in zip(*parts)]
         return out[0] if len(out) == 1 else out
+
+    def export(self, path: Any, *, name: str | None = None, **kwargs: Any) -> Any:
+        """Write the model and this analysis as a SavedModel for TensorFlow Serving.
+
+        Thin wrapper of :func:`keras_text_lrp.export.export_for_serving` with
+        ``methods={name: self}`` (TensorFlow backend only).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The SavedModel folder.
+        name : str, optional
+            The method name in the signature names (``explain_<name>``); by
+            default the analyzer's registry name (``"lrp.epsilon"`` ->
+            ``explain_lrp_epsilon``).
+        **kwargs
+            ``vocabulary``, ``text_signature``, ``dimensions``,
+            ``text_tokenizer``, ``lowercase``, ``verbose`` (see
+            :func:`~keras_text_lrp.export.export_for_serving`).
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
+        from keras_text_lrp.export import export_for_serving
+
+        return export_for_serving(self.model, path, [self] if name is None else {name: self}, **kwargs)
 
     def _compiled_fn(self) -> Any:
         if self._compiled is None:

@@ -211,13 +211,13 @@ class IntegratedGradients(Gradient):
             d = p - ops.cast(r, p.dtype)
             shape = (k,) + (1,) * len(p.shape)
             path = ops.expand_dims(p - d, 0) + ops.reshape(alphas, shape) * ops.expand_dims(d, 0)
-            paths.append(ops.reshape(path, (-1,) + tuple(p.shape[1:])))
+            paths.append(ops.reshape(path, (-1,) + tuple(ops.shape(p)[1:])))
             diffs.append(d)
         path_masks = [None if m is None else ops.tile(m, [k] + [1] * (len(m.shape) - 1)) for m in masks]
         grads = self._gradients(paths, path_masks, ops.tile(index, [k]))
         out = []
         for g, d in zip(grads, diffs):
-            g = ops.reshape(g, (k, -1) + tuple(d.shape[1:]))
+            g = ops.reshape(g, (k, -1) + tuple(ops.shape(d)[1:]))
             avg = ops.tensordot(weights, g, axes=1)
             out.append(self._post(d * avg))
         return out
@@ -281,7 +281,7 @@ class SmoothGrad(Gradient):
         tiled_masks = [None if m is None else ops.tile(m, [n] + [1] * (len(m.shape) - 1)) for m in masks]
         grads = self._gradients(noisy, tiled_masks, ops.tile(index, [n]))
         return [
-            ops.mean(ops.reshape(self._post(g), (n, -1) + tuple(p.shape[1:])), axis=0)
+            ops.mean(ops.reshape(self._post(g), (n, -1) + tuple(ops.shape(p)[1:])), axis=0)
             for g, p in zip(grads, points)
         ]
 

@@ -14,9 +14,15 @@ from keras import layers as kl
 
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.engine import Composite
-from keras_text_lrp.errors import InvalidArgumentError, UnsupportedLayerError
+from keras_text_lrp.errors import InvalidArgumentError
 from keras_text_lrp.rules.activation import ActivationPass, ReLUMask
 from keras_text_lrp.rules.linear import AlphaBetaRule, EpsilonRule, FlatRule, WSquareRule, ZRule
+from keras_text_lrp.rules.recurrent import (
+    RecurrentRule,
+    check_gate_rule,
+    check_recurrent_calls,
+    is_factory,
+)
 
 __all__ = [
     "LRP",
@@ -33,11 +39,21 @@ __all__ = [
     "SequentialPresetA",
     "SequentialPresetB",
     "DeepTaylor",
+    "LSTMLRP",
 ]
 
 
 class LRP(Analyzer):
     """Base of the LRP analyzers: seed = the selected logit, one rule for linear layers.
+
+    Recurrent layers (LSTM, GRU, SimpleRNN, Bidirectional) take LSTM-aware LRP
+    (:class:`~keras_text_lrp.rules.recurrent.RecurrentRule`); inside their cells
+    the linear maps use the analyzer's linear rule (epsilon analyzers: epsilon
+    with their ``epsilon``/``bias_factor``, also for the cell-state sums;
+    ``lrp.z``: the z rule; the alpha-beta family, ``z_plus`` and
+    ``deep_taylor``: alpha-beta; ``w_square``/``flat``: themselves; the
+    sequential presets: epsilon 0.1), and the sums are split by the z rule
+    for every non-epsilon analyzer.
 
     Parameters
     ----------
@@ -45,30 +61,42 @@ class LRP(Analyzer):
     rule : callable
         The rule for linear layers (see :mod:`keras_text_lrp.rules.linear`),
         or a callable ``layer -> rule`` choosing per layer.
+    gate_rule : {"signal_take_all", "proportional", "abs", "half"}
+        How recurrent cells share the relevance of a product ``gate * signal``
+        (SEMANTICS.md, "Recurrent layers"); the default gives the gate nothing.
     **kwargs
         See :class:`~keras_text_lrp.analyzers.base.Analyzer`.
     """
 
     output_seed = "logit"
 
-    def __init__(self, model: Any, rule: Any = None, **kwargs: Any):
+    def __init__(self, model: Any, rule: Any = None, gate_rule: str = "signal_take_all", **kwargs: Any):
+        self.gate_rule = check_gate_rule(gate_rule)
         self._linear = rule if rule is not None else self.linear_rule()
         super().__init__(model, **kwargs)
+        # Refuse unsupported recurrent layers (and linear rules with no cell
+        # counterpart) now rather than inside the traced analysis.
+        for layer in check_recurrent_calls(self._engine.graph, self._engine.kinds, self._output_key):
+            self.recurrent_rule(layer)
 
     def linear_rule(self) -> Any:
         """The rule for linear layers (subclasses)."""
         raise NotImplementedError
 
     def recurrent_rule(self, layer: Any) -> Any:
-        """The rule for recurrent layers (LSTM-aware LRP)."""
-        raise UnsupportedLayerError(
-            f"recurrent layer {layer.name!r} ({type(layer).__name__}) has no LRP rule yet; "
-            "explain it with the gradient family, or register a rule with "
-            "keras_text_lrp.register_rule."
-        )
+        """The rule for recurrent layers: LSTM-aware LRP around this analyzer's linear rule."""
+        linear = self._linear(layer) if is_factory(self._linear) else self._linear
+        return RecurrentRule(linear, gate_rule=self.gate_rule)
+
+    def recurrent_forward(self, layer: Any, xs: list, masks: list) -> Any:
+        """Run a recurrent layer in the forward pass, keeping its states for the rule."""
+        return self.recurrent_rule(layer).forward(layer, xs, masks)
 
     def composite(self) -> Composite:
-        return Composite(linear=self._linear, activation=ActivationPass(), recurrent=self.recurrent_rule)
+        return Composite(
+            linear=self._linear, activation=ActivationPass(), recurrent=self.recurrent_rule,
+            recurrent_forward=self.recurrent_forward,
+        )
 
 
 class ZLRP(LRP):
@@ -210,4 +238,36 @@ class DeepTaylor(LRP):
         return AlphaBetaRule(1.0, 0.0, bias=False)
 
     def composite(self) -> Composite:
-        return Composite(linear=self._linear, activation=ReLUMask(), recurrent=self.recurrent_rule)
+        return Composite(
+            linear=self._linear, activation=ReLUMask(), recurrent=self.recurrent_rule,
+            recurrent_forward=self.recurrent_forward,
+        )
+
+
+class LSTMLRP(EpsilonLRP):
+    """``lrp.lstm``: LSTM-aware LRP with the defaults of Arras et al. (2017).
+
+    The epsilon rule with ``epsilon=1e-3`` and ``bias_factor=0`` for linear
+    layers and inside recurrent cells, and ``gate_rule="signal_take_all"``
+    (gates get no relevance). Any option can be overridden.
+
+    Parameters
+    ----------
+    model : keras.Model
+    epsilon : float
+    bias_factor : float
+    gate_rule : {"signal_take_all", "proportional", "abs", "half"}
+    **kwargs
+        See :class:`~keras_text_lrp.analyzers.base.Analyzer`.
+
+    Examples
+    --------
+    >>> analyzer = LSTMLRP(model)  # doctest: +SKIP
+    >>> relevance = analyzer.analyze(token_ids)  # (batch, T, D)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, model: Any, epsilon: float = 1e-3, bias_factor: float = 0.0,
+        gate_rule: str = "signal_take_all", **kwargs: Any,
+    ):
+        super().__init__(model, epsilon=epsilon, bias_factor=bias_factor, gate_rule=gate_rule, **kwargs)

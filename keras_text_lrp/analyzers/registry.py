@@ -32,6 +32,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     "lrp.flat": lrp.FlatLRP,
     "lrp.sequential_preset_a": lrp.SequentialPresetA,
     "lrp.sequential_preset_b": lrp.SequentialPresetB,
+    "lrp.lstm": lrp.LSTMLRP,
 }
 
 
@@ -55,7 +56,7 @@ def create_analyzer(
     **kwargs
         Options of the analyzer class (``epsilon``, ``bias_factor``, ``alpha``,
         ``beta``, ``steps``, ``reference_inputs``, ``augment_by_n``,
-        ``noise_scale``, ``postprocess``, ``method``, ...).
+        ``noise_scale``, ``postprocess``, ``method``, ``gate_rule``, ...).
 
     Examples
     --------

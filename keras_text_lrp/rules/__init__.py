@@ -21,10 +21,11 @@ from keras_text_lrp.rules.linear import (
 )
 from keras_text_lrp.rules.merge import Proportional
 from keras_text_lrp.rules.pooling import AveragePoolingRule, WinnerTakesAll
+from keras_text_lrp.rules.recurrent import GATE_RULES, RecurrentRule
 
 __all__ = [
     "ActivationGradient", "ActivationPass", "AlphaBetaRule", "AveragePoolingRule", "DeconvReLU",
-    "EpsilonRule", "FlatRule", "GuidedReLU", "LinearForm", "LinearGradient", "PassThrough",
-    "Proportional", "ReLUMask", "Route", "Rule", "WSquareRule", "WinnerTakesAll", "ZRule",
+    "EpsilonRule", "FlatRule", "GATE_RULES", "GuidedReLU", "LinearForm", "LinearGradient", "PassThrough",
+    "Proportional", "RecurrentRule", "ReLUMask", "Route", "Rule", "WSquareRule", "WinnerTakesAll", "ZRule",
     "linear_form", "safe_divide", "sign", "stabilize",
 ]

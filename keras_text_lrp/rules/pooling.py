@@ -20,7 +20,9 @@ from keras_text_lrp.rules.merge import Proportional
 __all__ = ["WinnerTakesAll", "AveragePoolingRule"]
 
 _GLOBAL_MAX = tuple(
-    getattr(kl, n) for n in ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D") if hasattr(kl, n)
+    getattr(kl, n)
+    for n in ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
+    if hasattr(kl, n)
 )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-
 import reference as ref
 
 L = keras.layers

@@ -6,7 +6,6 @@ import math
 import keras
 import numpy as np
 import pytest
-
 import reference as ref
 from core_support import assert_close, cached_case, case_input, randomize
 

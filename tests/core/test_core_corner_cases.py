@@ -5,7 +5,6 @@ dtype handling."""
 import keras
 import numpy as np
 import pytest
-
 import reference as ref
 from core_support import assert_close, cached_case, case_input
 
@@ -80,7 +79,7 @@ def test_alpha_beta_bias_goes_to_its_own_denominator(ktl):
     # negative bias: b = -0.5, y = 0.5:  za = 2, zi = -1 - 0.5 = -1.5
     _set(model.layers[0], [[2.0], [1.0]], [-0.5])
     R = ktl.create_analyzer("lrp.alpha_2_beta_1", model).analyze(x)
-    np.testing.assert_allclose(R, [[2 * 2 / 2 * 0.5, -(-1) / -1.5 * 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(R, [[2 * 2 / 2 * 0.5, -(-1.0 / -1.5) * 0.5]], rtol=1e-6)
     # z_plus ignores the bias and keeps the x- W- term: za = 2 + 0 = 2 (w2 > 0, x2 < 0
     # is an inhibitor) -> R = [y, 0]
     R = ktl.create_analyzer("lrp.z_plus", model).analyze(x)

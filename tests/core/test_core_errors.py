@@ -4,8 +4,7 @@ say what is wrong (and what would be right)."""
 import keras
 import numpy as np
 import pytest
-
-from core_support import cached_case, case_input, randomize, rand_x
+from core_support import cached_case, case_input, rand_x, randomize
 
 L = keras.layers
 

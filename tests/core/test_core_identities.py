@@ -4,9 +4,8 @@ integrated gradients' completeness."""
 import keras
 import numpy as np
 import pytest
-
 import reference as ref
-from core_support import randomize, rand_x
+from core_support import rand_x, randomize
 
 L = keras.layers
 

@@ -7,7 +7,6 @@ every layer-type case.
 
 import numpy as np
 import pytest
-
 from core_support import CASES, MERGE_CASES, cached_case, case_input, compare
 
 # (analyzer name, constructor kwargs)

@@ -3,11 +3,10 @@ per sample, analysing twice gives the same numbers."""
 
 import keras
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
-
 import reference as ref
 from core_support import MAX_AMPLIFICATION, all_layers, assert_close, rand_x, randomize
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 L = keras.layers
 

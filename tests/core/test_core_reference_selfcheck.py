@@ -6,10 +6,8 @@ right before it judges the library.
 
 import numpy as np
 import pytest
-
 import reference as ref
-from core_support import (CASES, MERGE_CASES, assert_close, cached_case, case_input,
-                      keras_forward)
+from core_support import CASES, MERGE_CASES, assert_close, cached_case, case_input, keras_forward
 
 ALL_CASES = sorted(CASES) + list(MERGE_CASES)
 

@@ -4,7 +4,6 @@ output, (batch, T, D); positions masked by mask_zero=True are exactly 0."""
 import keras
 import numpy as np
 import pytest
-
 import reference as ref
 from core_support import assert_close, randomize
 

@@ -4,7 +4,6 @@ a layer shared by two calls (relevances summed where a tensor fans out)."""
 import keras
 import numpy as np
 import pytest
-
 import reference as ref
 from core_support import compare, rand_x, randomize
 

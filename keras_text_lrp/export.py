@@ -1,0 +1,688 @@
+"""Export explainers as one TensorFlow SavedModel for TensorFlow Serving.
+
+:func:`export_for_serving` writes the model and its explanations into one
+SavedModel (through ``keras.export.ExportArchive``; no ``py_function``, so the
+archive loads with plain ``tf.saved_model.load`` and runs in TensorFlow
+Serving without keras_text_lrp or Keras installed). Its signatures:
+
+``serving_default`` (and ``serve``)
+    The model's forward pass, exactly as ``model.export()`` writes it.
+``explain_<method>``
+    ``token_ids`` int32 ``[batch, T]`` -> ``logits`` ``[B, C]``, ``relevance``
+    ``[B, T]`` (word relevance: the sum over the embedding axis, 0 at padding),
+    ``mask`` bool ``[B, T]`` (``token_ids != 0``), ``target`` int32 ``[B]`` (the
+    predicted class, explained) and, with ``dimensions=True``,
+    ``relevance_dimensions`` ``[B, T, D]`` (what ``Analyzer.analyze`` returns).
+``explain_<method>_target``
+    The same with a second input ``target`` int32 ``[B]``: the class to
+    explain per row (TF Serving signatures have no optional inputs).
+``explain_text_<method>`` and ``explain_text_<method>_target``
+    With a text signature: ``text`` string ``[B]`` (raw texts), tokenized in
+    the graph, plus ``tokens`` string ``[B, T]`` in the outputs.
+
+The method name is sanitised into the signature name: ``"lrp.epsilon"`` ->
+``explain_lrp_epsilon``. Every explain signature checks its inputs inside the
+graph (``tf.debugging`` asserts, raised as ``InvalidArgument``): an empty
+batch, ``T == 0``, token ids outside the Embedding's range and targets outside
+``[0, C)`` or of the wrong length are refused rather than answered with wrong
+numbers.
+
+The analysis in the graph is the analyzer's own traced ``_run`` (the function
+:meth:`Analyzer.analyze` compiles), so the numbers are those of
+``analyzer.analyze(token_ids, neuron_selection=target)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_text_lrp.analyzers.base import Analyzer
+from keras_text_lrp.engine import Engine
+from keras_text_lrp.errors import InvalidArgumentError, InvalidModelError
+
+__all__ = [
+    "BackendNotSupportedError",
+    "TEXT_TOKENIZERS",
+    "export_for_serving",
+    "signature_name",
+]
+
+TEXT_TOKENIZERS = ("treebank", "whitespace", "space")
+"""In-graph tokenizers of the text signatures (see :func:`export_for_serving`)."""
+
+
+class BackendNotSupportedError(InvalidModelError):
+    """Export needs the TensorFlow backend (SavedModels are TensorFlow graphs)."""
+
+
+def signature_name(method: str, *, text: bool = False, target: bool = False) -> str:
+    """The signature name of a method: ``"lrp.epsilon"`` -> ``"explain_lrp_epsilon"``.
+
+    Parameters
+    ----------
+    method : str
+        An analyzer name (any character outside ``[A-Za-z0-9_]`` becomes ``_``).
+    text : bool
+        The raw-text signature (``explain_text_<method>``).
+    target : bool
+        The signature that takes the target class (``..._target``).
+
+    Returns
+    -------
+    str
+    """
+    clean = re.sub(r"[^0-9A-Za-z_]", "_", method)
+    return f"explain_{'text_' if text else ''}{clean}{'_target' if target else ''}"
+
+
+# ---------------------------------------------------------------------------
+# what is exported
+# ---------------------------------------------------------------------------
+def _require_tensorflow() -> None:
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise BackendNotSupportedError(
+            f"export_for_serving writes a TensorFlow SavedModel and needs the TensorFlow backend, but "
+            f"Keras runs on {backend!r}. Set KERAS_BACKEND=tensorflow before Keras is imported "
+            f"(e.g. `KERAS_BACKEND=tensorflow keras-text-lrp export ...`)."
+        )
+
+
+def _resolve(model: Any, vocabulary: Any) -> tuple[keras.Model, Any, dict]:
+    """The Keras model, its vocabulary and the tokenization it was trained with."""
+    from keras_text_lrp import models
+    from keras_text_lrp.text.vocab import Vocabulary
+
+    info: dict = {}
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if path.suffix == ".keras" and vocabulary is None and not path.with_suffix(".vocab.json").is_file():
+            model = models._load_keras(path)  # no vocabulary file: e.g. a TextVectorization model
+        else:
+            model = models.load(model) if vocabulary is None else models.load(model, vocabulary=vocabulary)
+            vocabulary = None
+    elif isinstance(vocabulary, (str, os.PathLike)):
+        vocabulary = Vocabulary.load(vocabulary)
+    if hasattr(model, "vocabulary") and hasattr(model, "model"):  # a PretrainedModel
+        vocabulary = vocabulary if vocabulary is not None else model.vocabulary
+        info = {"lowercase": bool(getattr(model, "lowercase", False))}
+        model = model.model
+    if not isinstance(model, keras.Model):
+        raise InvalidArgumentError(
+            f"model must be a keras.Model, a shipped model name or a loaded pretrained model, got "
+            f"{type(model).__name__}."
+        )
+    return model, vocabulary, info
+
+
+def _text_vectorization(model: keras.Model) -> Any:
+    """The model's TextVectorization layer reading its (only) input, or None."""
+    found = [
+        layer for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.TextVectorization)
+    ]
+    if not found:
+        return None
+    layer = found[0]
+    if len(found) > 1 or len(model.inputs) != 1 or layer not in model.layers:
+        raise InvalidModelError(
+            f"model {model.name!r} has {len(found)} TextVectorization layer(s) and "
+            f"{len(model.inputs)} input(s); export supports one TextVectorization layer at the top level "
+            "of a model with one string input."
+        )
+    if getattr(layer, "_output_mode", "int") != "int":
+        raise InvalidModelError(
+            f"TextVectorization {layer.name!r} has output_mode={layer._output_mode!r}; only "
+            "output_mode='int' (token ids for an Embedding) can be explained."
+        )
+    return layer
+
+
+def _analysis_model(model: keras.Model, tv: Any) -> keras.Model:
+    """The model from token ids to logits (after the TextVectorization layer, if any)."""
+    if tv is not None:
+        node = tv._inbound_nodes[0]
+        if node.arguments.keras_tensors[0] is not model.inputs[0]:
+            raise InvalidModelError(
+                f"TextVectorization {tv.name!r} must read the model input directly."
+            )
+        model = keras.Model(tv.output, model.outputs, name=f"{model.name}_from_token_ids")
+    tokens = Engine(model).token_inputs()
+    if len(model.inputs) != 1 or 0 not in tokens:
+        raise InvalidModelError(
+            f"export_for_serving needs a model with one input of token ids feeding an Embedding (or "
+            f"raw strings through a TextVectorization layer into an Embedding); {model.name!r} has "
+            f"inputs {[(tuple(t.shape), t.dtype) for t in model.inputs]} and "
+            f"{'an' if tokens else 'no'} Embedding at its input."
+        )
+    if len(model.inputs[0].shape) != 2:
+        raise InvalidModelError(
+            f"the token-id input must be (batch, T), but {model.name!r} takes {tuple(model.inputs[0].shape)}."
+        )
+    return model
+
+
+def _analyzer_name(analyzer: Analyzer) -> str:
+    from keras_text_lrp.analyzers.registry import ANALYZERS
+
+    for name, cls in ANALYZERS.items():
+        if type(analyzer) is cls:
+            return name
+    return type(analyzer).__name__.lower()
+
+
+def _analyzers(methods: Any, model: keras.Model, kwargs: dict) -> dict[str, Analyzer]:
+    """Method name -> an analyzer of ``model`` that explains the class it is given."""
+    from keras_text_lrp.analyzers.registry import create_analyzer
+    from keras_text_lrp.explain import _split_options
+
+    if isinstance(methods, (str, Analyzer)):
+        methods = [methods]
+    items = list(methods.items()) if isinstance(methods, Mapping) else [(None, m) for m in methods]
+    if not items:
+        raise InvalidArgumentError("give at least one method to export.")
+    names = [m for _, m in items if isinstance(m, str)]
+    options = _split_options(names, kwargs) if names else {}
+    if kwargs and not names:
+        raise InvalidArgumentError(
+            f"analyzer options {sorted(kwargs)} were given but every method is an Analyzer instance; "
+            "set the options when creating the analyzers."
+        )
+    out: dict[str, Analyzer] = {}
+    for key, method in items:
+        if isinstance(method, str):
+            analyzer = create_analyzer(method, model, neuron_selection_mode="index", **options[method])
+            name = key or method
+        elif isinstance(method, Analyzer):
+            if method.model is not model:
+                raise InvalidArgumentError(
+                    f"the analyzer {type(method).__name__} explains model {method.model.name!r}, not the "
+                    f"exported model {model.name!r}."
+                )
+            # The same analysis, told which class to explain (the signatures choose it).
+            analyzer = copy.copy(method)
+            analyzer.neuron_selection_mode = "index"
+            analyzer._compiled = None
+            name = key or _analyzer_name(method)
+        else:
+            raise InvalidArgumentError(
+                f"each method must be an analyzer name or an Analyzer, got {type(method).__name__}."
+            )
+        if name in out or any(signature_name(name) == signature_name(n) for n in out):
+            raise InvalidArgumentError(
+                f"method {name!r} is exported twice (or clashes with another after sanitising to "
+                f"{signature_name(name)!r}); name them apart with methods={{'name': ...}}."
+            )
+        out[name] = analyzer
+    return out
+
+
+def _static_extra(analyzer: Analyzer, name: str) -> Any:
+    """A function of the token-id tensor giving the analyzer's ``extra`` inputs in the graph."""
+    from keras_text_lrp.analyzers.gradient import IntegratedGradients, SmoothGrad
+
+    if type(analyzer)._extra_inputs is Analyzer._extra_inputs:
+        return lambda ids: {}
+    import tensorflow as tf
+
+    if isinstance(analyzer, IntegratedGradients):
+        refs = []
+        for r in analyzer._references:
+            point_ndim = 3  # (batch, T, D) at the Embedding output
+            if r.ndim == point_ndim and r.shape[0] != 1:
+                raise InvalidArgumentError(
+                    f"{name}: reference_inputs has one row per sample ({r.shape[0]}); an exported "
+                    "signature takes any batch, so give one reference for all samples (a number, a "
+                    "(T, D) or (D,) array, or token ids of shape (1, T))."
+                )
+            refs.append(r if r.ndim in (0, point_ndim) else r.reshape((1,) + r.shape))
+        return lambda ids: {"reference": [tf.constant(r) for r in refs]}
+    if isinstance(analyzer, SmoothGrad):
+        if analyzer.seed is not None:
+            seed = np.array([analyzer.seed, 0], "int32")
+            return lambda ids: {"seed": tf.constant(seed)}
+        # No seed: fresh noise per request (as analyze() draws a fresh seed per call).
+        return lambda ids: {
+            "seed": tf.stack([tf.random.uniform((), 0, 2**31 - 1, dtype=tf.int32), tf.constant(0)])
+        }
+    raise InvalidArgumentError(
+        f"{name}: the analyzer {type(analyzer).__name__} takes per-batch extra inputs that export does "
+        "not know how to build in the graph."
+    )
+
+
+# ---------------------------------------------------------------------------
+# in-graph tokenization
+# ---------------------------------------------------------------------------
+# The Penn-Treebank rules of NLTK's TreebankWordTokenizer (what explain() uses by default), as RE2
+# rewrites on the whole string. Tokens then are the space-separated pieces.
+_TREEBANK_RULES: tuple[tuple[str, str], ...] = (
+    # starting quotes
+    (r'^"', r"``"),
+    (r"(``)", r" \1 "),
+    (r'([ \(\[{<])("|\'\')', r"\1 `` "),
+    # punctuation
+    (r"([:,])([^\d])", r" \1 \2"),
+    (r"([:,])$", r" \1 "),
+    (r"\.\.\.", r" ... "),
+    (r"[;@#$%&]", r" \0 "),
+    (r'([^\.])(\.)([\]\)}>"\']*)\s*$', r"\1 \2\3 "),
+    (r"[?!]", r" \0 "),
+    (r"([^'])' ", r"\1 ' "),
+    # brackets and dashes
+    (r"[\]\[\(\)\{\}<>]", r" \0 "),
+    (r"--", r" -- "),
+    # ending quotes and clitics (on the text padded with spaces)
+    (r"^", " "),
+    (r"$", " "),
+    (r"''", " '' "),
+    (r'"', " '' "),
+    (r"([^' ])('[sS]|'[mM]|'[dD]|') ", r"\1 \2 "),
+    (r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", r"\1 \2 "),
+    (r"(?i)\b(can)(not)\b", r" \1 \2 "),
+    (r"(?i)\b(d)('ye)\b", r" \1 \2 "),
+    (r"(?i)\b(gim)(me)\b", r" \1 \2 "),
+    (r"(?i)\b(gon)(na)\b", r" \1 \2 "),
+    (r"(?i)\b(got)(ta)\b", r" \1 \2 "),
+    (r"(?i)\b(lem)(me)\b", r" \1 \2 "),
+    (r"(?i)\b(more)('n)\b", r" \1 \2 "),
+    (r"(?i)\b(wan)(na)(\s)", r" \1 \2 \3"),  # NLTK: (?=\s); RE2 has no look-ahead
+    (r"(?i) ('t)(is)\b", r" \1 \2 "),
+    (r"(?i) ('t)(was)\b", r" \1 \2 "),
+)
+
+
+def _tf_tokenize(texts: Any, tokenizer: str, lowercase: bool) -> Any:
+    """Ragged string tokens of a ``[B]`` string tensor, in the graph."""
+    import tensorflow as tf
+
+    if tokenizer == "treebank":
+        for pattern, rewrite in _TREEBANK_RULES:
+            texts = tf.strings.regex_replace(texts, pattern, rewrite)
+        tokens = tf.strings.split(texts)
+    elif tokenizer == "space":
+        tokens = tf.strings.split(texts, sep=" ")
+    else:
+        tokens = tf.strings.split(texts)
+    tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+    if lowercase:
+        tokens = tf.strings.lower(tokens, encoding="utf-8")
+    return tokens
+
+
+class _VocabularyLookup:
+    """Token -> id in the graph, as ``explain()`` looks tokens up (PTB-escaped forms included)."""
+
+    def __init__(self, vocabulary: Any, input_dim: int):
+        import tensorflow as tf
+
+        from keras_text_lrp.explain import _PTB_FORMS, _vocabulary_form
+
+        if len(vocabulary) != input_dim:
+            raise InvalidArgumentError(
+                f"the vocabulary has {len(vocabulary)} tokens but the Embedding has {input_dim} rows; "
+                "they do not belong together."
+            )
+        words = vocabulary.get_vocabulary()
+        ids = np.arange(2, len(words), dtype="int64")
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(words[2:]), ids), default_value=1
+        )
+        aliases = {p: _vocabulary_form(p, vocabulary) for p in _PTB_FORMS}
+        aliases = {p: vocabulary.token_to_id(f) for p, f in aliases.items() if f != p}
+        self.aliases = None
+        if aliases:
+            self.aliases = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(list(aliases)), tf.constant(list(aliases.values()), tf.int64)
+                ),
+                default_value=1,
+            )
+        self.escape = any(("\\/" in w or "\\*" in w) for w in words)
+
+    def resources(self) -> list:
+        """The lookup tables (tracked by the export so that they are saved)."""
+        return [t for t in (self.table, self.aliases) if t is not None]
+
+    def __call__(self, tokens: Any) -> Any:
+        import tensorflow as tf
+
+        ids = self.table.lookup(tokens)
+        if self.aliases is not None:
+            ids = tf.where(ids == 1, self.aliases.lookup(tokens), ids)
+        if self.escape:
+            escaped = tf.strings.regex_replace(tokens, r"([/*])", r"\\\1")
+            ids = tf.where(ids == 1, self.table.lookup(escaped), ids)
+        return tf.where(tokens == "", tf.zeros_like(ids), ids)
+
+
+# ---------------------------------------------------------------------------
+# the signatures
+# ---------------------------------------------------------------------------
+class _Signatures:
+    """Builds the signature functions of one export."""
+
+    def __init__(self, model: keras.Model, analysis: keras.Model, tv: Any, dimensions: bool,
+                 lookup: _VocabularyLookup | None, tokenizer: str, lowercase: bool):
+        self.model = model
+        self.analysis = analysis
+        self.tv = tv
+        self.dimensions = dimensions
+        self.lookup = lookup
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.length = analysis.inputs[0].shape[1]
+        self.input_dtype = analysis.inputs[0].dtype
+        self.embedding = Engine(analysis).token_inputs()[0]
+
+    # -- checks (InvalidArgument at serving time) --------------------------
+    def _checked_ids(self, ids: Any, what: str = "token_ids") -> Any:
+        import tensorflow as tf
+
+        shape = tf.shape(ids)
+        checks = [
+            tf.debugging.assert_positive(shape[0], message=f"{what}: the batch is empty (0 rows)"),
+            tf.debugging.assert_positive(
+                shape[1], message=f"{what}: the sequences have length 0; give at least one token"
+            ),
+            tf.debugging.assert_non_negative(ids, message=f"{what}: token ids must be >= 0"),
+            tf.debugging.assert_less(
+                ids, tf.constant(self.embedding.input_dim, ids.dtype),
+                message=f"{what}: token ids must be < {self.embedding.input_dim} (the vocabulary size)",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(ids)
+
+    @staticmethod
+    def _checked_target(target: Any, batch: Any, classes: int) -> Any:
+        import tensorflow as tf
+
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(target)[0], batch, message="target: give one class per row of the batch"
+            ),
+            tf.debugging.assert_non_negative(target, message="target: classes are >= 0"),
+            tf.debugging.assert_less(
+                target, tf.constant(classes, target.dtype),
+                message=f"target: the model has {classes} classes (0..{classes - 1})",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(target)
+
+    # -- the analysis ------------------------------------------------------
+    def _logits(self, ids: Any, analyzer: Analyzer) -> Any:
+        """The explained output of the model (``analyzer.output_index``)."""
+        import tensorflow as tf
+
+        out = self.analysis(tf.cast(ids, self.input_dtype), training=False)
+        return out[analyzer.output_index] if isinstance(out, (list, tuple)) else out
+
+    def core(self, analyzer: Analyzer, extra: Any) -> Any:
+        """The analysis of one method as a ``tf.function`` of ``(token_ids, target)``.
+
+        Traced once and called by all four signatures of the method (tracing
+        the backward pass is the slow part of an export).
+        """
+        import tensorflow as tf
+
+        @tf.function(
+            input_signature=[tf.TensorSpec((None, self.length), tf.int32),
+                             tf.TensorSpec((None,), tf.int32)],
+            autograph=False,
+        )
+        def explain_core(ids, target):
+            ids = self._checked_ids(ids)
+            target = self._checked_target(target, tf.shape(ids)[0], analyzer.n_outputs)
+            logits = self._logits(ids, analyzer)
+            dims = analyzer._run([ids], target, extra(ids))[0]
+            mask = tf.not_equal(ids, 0)
+            words = tf.reduce_sum(dims, axis=-1) * tf.cast(mask, dims.dtype)
+            out = {"logits": logits, "relevance": words, "mask": mask, "target": target}
+            if self.dimensions:
+                out["relevance_dimensions"] = dims
+            return out
+
+        return explain_core
+
+    def _predicted(self, ids: Any, analyzer: Analyzer) -> Any:
+        import tensorflow as tf
+
+        return tf.cast(tf.argmax(self._logits(self._checked_ids(ids), analyzer), axis=-1), tf.int32)
+
+    def token_fn(self, analyzer: Analyzer, core: Any, with_target: bool) -> Any:
+        """The ``explain_<method>[_target]`` signature function."""
+        if with_target:
+            def explain(token_ids, target):
+                return core(token_ids, target)
+        else:
+            def explain(token_ids):
+                return core(token_ids, self._predicted(token_ids, analyzer))
+        return explain
+
+    # -- raw text ----------------------------------------------------------
+    def _text_ids(self, text: Any) -> tuple[Any, Any]:
+        """Token ids ``[B, T]`` and token strings ``[B, T]`` of raw texts ``[B]``."""
+        import tensorflow as tf
+
+        tf.debugging.assert_positive(tf.shape(text)[0], message="text: the batch is empty (0 texts)")
+        if self.tv is not None:
+            rank = len(self.model.inputs[0].shape)
+            fed = tf.reshape(text, (-1, 1)) if rank == 2 else text
+            ids = tf.cast(self.tv(fed), tf.int32)
+            splits = self.tv._split is not None and self.tv._ngrams is None
+            if splits:
+                ragged = self.tv._preprocess(fed)
+                width = tf.shape(ids)[1]
+                tokens = ragged.to_tensor(default_value="")
+                tokens = tokens[:, :width]
+                tokens = tf.pad(tokens, [[0, 0], [0, width - tf.shape(tokens)[1]]], constant_values="")
+                tokens = tf.where(ids == 0, tf.constant(""), tokens)
+            else:
+                tokens = tf.gather(tf.constant(self.tv.get_vocabulary()), ids)
+                tokens = tf.where(ids == 0, tf.constant(""), tokens)
+            return ids, tokens
+        ragged = _tf_tokenize(text, self.tokenizer, self.lowercase)
+        shape = None if self.length is None else [None, self.length]
+        tokens = ragged.to_tensor(default_value="", shape=shape)
+        return tf.cast(self.lookup(tokens), tf.int32), tokens
+
+    @staticmethod
+    def _some_token(ids: Any) -> Any:
+        """``ids``, checked to hold a token (id != 0) somewhere in the batch."""
+        import tensorflow as tf
+
+        check = tf.debugging.Assert(
+            tf.reduce_any(tf.not_equal(ids, 0)), ["text: no text of the batch has a token (all empty)"]
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)
+
+    def text_fn(self, analyzer: Analyzer, core: Any, with_target: bool) -> Any:
+        """The ``explain_text_<method>[_target]`` signature function."""
+        def run(text, target):
+            ids, tokens = self._text_ids(text)
+            ids = self._some_token(ids)
+            out = dict(core(ids, self._predicted(ids, analyzer) if target is None else target))
+            out["tokens"] = tokens
+            return out
+
+        if with_target:
+            def explain_text(text, target):
+                return run(text, target)
+        else:
+            def explain_text(text):
+                return run(text, None)
+        return explain_text
+
+
+def export_for_serving(
+    model: Any,
+    path: str | os.PathLike[str],
+    methods: str | Analyzer | Sequence[str | Analyzer] | Mapping[str, str | Analyzer] = ("lrp.epsilon",),
+    *,
+    vocabulary: Any = None,
+    text_signature: bool | None = None,
+    dimensions: bool = False,
+    text_tokenizer: str = "treebank",
+    lowercase: bool | None = None,
+    overwrite: bool = False,
+    verbose: bool = False,
+    **analyzer_kwargs: Any,
+) -> Path:
+    """Write a model and its explainers as one SavedModel for TensorFlow Serving.
+
+    Parameters
+    ----------
+    model : keras.Model, str or PretrainedModel
+        A model taking token ids ``(batch, T)`` into an Embedding and ending
+        in logits, or a model whose string input goes through a
+        ``TextVectorization`` layer into an Embedding; or a shipped model name
+        (``"sst5-cnn"``, ``"sst5-bilstm"``) or a model loaded with
+        :func:`keras_text_lrp.models.load` (its vocabulary comes along).
+    path : str or os.PathLike
+        The SavedModel folder, e.g. ``models/NAME/1`` for TensorFlow Serving
+        (a numbered version folder). The SavedModel is written to a hidden
+        temporary folder beside it and renamed into place, so that a server
+        watching the parent never sees half an export.
+    methods : str, Analyzer, sequence of them, or mapping name -> str/Analyzer
+        What to explain with: analyzer names (``"lrp.epsilon"``, ``"gradient"``,
+        ...) or analyzers of ``model``; one set of ``explain_*`` signatures each.
+        An analyzer's ``neuron_selection_mode`` is ignored: the signatures
+        explain the predicted or the given class.
+    vocabulary : Vocabulary or path, optional
+        Needed for a text signature on a token-id model (a pretrained model
+        brings its own, a ``.keras`` path the ``.vocab.json`` beside it); a
+        path is read with :meth:`Vocabulary.load`.
+    text_signature : bool, optional
+        Add the ``explain_text_*`` signatures taking raw strings. Default: on
+        for a model with a TextVectorization layer, off otherwise.
+    dimensions : bool
+        Also return ``relevance_dimensions`` ``[B, T, D]``.
+    text_tokenizer : {"treebank", "whitespace", "space"}
+        The in-graph tokenizer of a token-id model's text signature:
+        ``"treebank"`` (default, like :func:`keras_text_lrp.explain`) applies
+        NLTK's Penn-Treebank rules as regular-expression rewrites (the same
+        tokens for ordinary English; see the README for the differences);
+        ``"space"`` splits pre-tokenized text on spaces, as the shipped models
+        were trained. A TextVectorization model always uses its own layer.
+    lowercase : bool, optional
+        Lowercase the tokens; by default as the pretrained model was trained
+        (else False).
+    overwrite : bool
+        Replace an existing, non-empty ``path`` (refused otherwise).
+    verbose : bool
+        Print the endpoints (Keras' ExportArchive listing).
+    **analyzer_kwargs
+        Options of the named analyzers (``epsilon``, ``steps``, ...), each
+        handed to the methods that take it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    BackendNotSupportedError
+        On a backend other than TensorFlow.
+    InvalidModelError
+        If the model does not take token ids (or strings through
+        TextVectorization) into an Embedding, or does not end in logits.
+    InvalidArgumentError
+        On unknown methods or options, a text signature without a
+        vocabulary, an analyzer whose inputs cannot be built in the graph
+        (integrated gradients with one reference per sample), or a non-empty
+        ``path`` without ``overwrite=True``.
+
+    Examples
+    --------
+    >>> export_for_serving("sst5-cnn", "export/sst5/1", ["lrp.epsilon", "gradient"])  # doctest: +SKIP
+    >>> import tensorflow as tf                                                   # doctest: +SKIP
+    >>> loaded = tf.saved_model.load("export/sst5/1")                             # doctest: +SKIP
+    >>> out = loaded.signatures["explain_lrp_epsilon"](token_ids=tf.constant([[5, 9, 2]]))  # doctest: +SKIP
+    >>> out["relevance"], out["target"]                                           # doctest: +SKIP
+    """
+    _require_tensorflow()
+    import tensorflow as tf
+
+    path = Path(path)
+    if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
+        raise InvalidArgumentError(
+            f"{str(path)!r} exists and is not an empty folder; give overwrite=True to replace it (for "
+            "TensorFlow Serving, write each export to a new numbered version folder: NAME/1, NAME/2, ...)."
+        )
+    model, vocabulary, info = _resolve(model, vocabulary)
+    tv = _text_vectorization(model)
+    analysis = _analysis_model(model, tv)
+    analyzers = _analyzers(methods, analysis, dict(analyzer_kwargs))
+    extras = {name: _static_extra(a, name) for name, a in analyzers.items()}
+    if text_tokenizer not in TEXT_TOKENIZERS:
+        raise InvalidArgumentError(
+            f"text_tokenizer must be one of {TEXT_TOKENIZERS}, got {text_tokenizer!r}."
+        )
+    if text_signature is None:
+        text_signature = tv is not None
+    embedding = Engine(analysis).token_inputs()[0]
+    lookup = None
+    if text_signature and tv is None:
+        if vocabulary is None:
+            raise InvalidArgumentError(
+                "a text signature needs the model's vocabulary: pass vocabulary=Vocabulary(...), a "
+                "pretrained model, or a model with a TextVectorization layer (or text_signature=False)."
+            )
+        lookup = _VocabularyLookup(vocabulary, embedding.input_dim)
+    lower = info.get("lowercase", False) if lowercase is None else bool(lowercase)
+    build = _Signatures(model, analysis, tv, dimensions, lookup, text_tokenizer, lower)
+
+    archive = keras.export.ExportArchive()
+    spec = model.inputs[0]
+    archive.track_and_add_endpoint(
+        "serve", model, [tf.TensorSpec(tuple(spec.shape), spec.dtype, name=spec.name)]
+    )  # the first endpoint is also "serving_default", as model.export() writes it
+    ids_spec = tf.TensorSpec((None, build.length), tf.int32, name="token_ids")
+    target_spec = tf.TensorSpec((None,), tf.int32, name="target")
+    text_spec = tf.TensorSpec((None,), tf.string, name="text")
+    for name, analyzer in analyzers.items():
+        core = build.core(analyzer, extras[name])
+        archive.add_endpoint(signature_name(name), build.token_fn(analyzer, core, False), [ids_spec])
+        archive.add_endpoint(signature_name(name, target=True), build.token_fn(analyzer, core, True),
+                             [ids_spec, target_spec])
+        if text_signature:
+            archive.add_endpoint(signature_name(name, text=True), build.text_fn(analyzer, core, False),
+                                 [text_spec])
+            archive.add_endpoint(signature_name(name, text=True, target=True),
+                                 build.text_fn(analyzer, core, True), [text_spec, target_spec])
+    if lookup is not None:
+        for table in lookup.resources():
+            archive.track(table)
+    _write(archive, path, verbose)
+    return path
+
+
+def _write(archive: Any, path: Path, verbose: bool) -> None:
+    """Write the SavedModel beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        archive.write_out(str(staging), verbose=verbose)
+        if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "previous")
+            os.replace(staging, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

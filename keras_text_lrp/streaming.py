@@ -1,0 +1,429 @@
+"""Explain whole corpora: stream texts through the analyzers into a JSON Lines file.
+
+:func:`explain_dataset` reads texts lazily (a ``tf.data.Dataset``, a generator,
+a file object, any iterable), explains them one batch at a time with analyzers
+built once, and appends one JSON record per text to a ``.jsonl`` file, flushed
+after every batch. Memory stays bounded by one batch. An interrupted run is
+resumed by calling it again with the same arguments: the complete lines of the
+file are counted, a trailing partial line (a write cut short) is cut off, and
+that many inputs are skipped, so the file ends up with exactly the rows of an
+uninterrupted run, none twice.
+
+The numbers are those of :func:`keras_text_lrp.explain` on the same texts
+(same tokenization, vocabulary look-up, target choice and pooling); each
+record is :meth:`Explanation.to_records`'s record with an ``"id"`` first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_text_lrp.analyzers.registry import create_analyzer
+from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
+from keras_text_lrp.explain import (
+    Explanation,
+    _max_len,
+    _resolve_model,
+    _split_options,
+    _targets,
+    _vocabulary_form,
+)
+from keras_text_lrp.text.relevance import word_relevance
+from keras_text_lrp.text.tokenize import tokenize
+
+__all__ = ["StreamSummary", "explain_dataset"]
+
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """What one :func:`explain_dataset` call did.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The JSON Lines file.
+    resumed_from : int
+        Complete records found in the file at the start (inputs skipped).
+    written : int
+        Records this call appended.
+    total : int
+        Records in the file now.
+    empty : int
+        Of those written, records of empty texts (with an ``"error"``).
+    truncated : int
+        Of those written, texts cut to the model's length.
+    """
+
+    path: Path
+    resumed_from: int
+    written: int
+    total: int
+    empty: int = 0
+    truncated: int = 0
+
+
+@dataclass
+class _Item:
+    position: int
+    id: Any
+    text: str
+    target: Any = None
+
+
+# ---------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    """numpy scalars and bytes (from a tf.data.Dataset) as Python values."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return value
+
+
+def _is_dataset(data: Any) -> bool:
+    return hasattr(data, "as_numpy_iterator") and hasattr(data, "element_spec")
+
+
+def _items(data: Any) -> Iterator[_Item]:
+    """Each input as (position, id, text, target)."""
+    if isinstance(data, (str, bytes)):
+        raise InvalidArgumentError(
+            "data must be an iterable of texts (or (id, text) pairs, or dicts), not one string; "
+            "wrap a single text in a list."
+        )
+    source = data.as_numpy_iterator() if _is_dataset(data) else iter(data)
+    for position, item in enumerate(source):
+        rid, target = None, None
+        if isinstance(item, dict):
+            if "text" not in item:
+                raise InvalidInputError(f"input {position} is a dict without a 'text' key: {sorted(item)}.")
+            rid, text, target = item.get("id"), item["text"], item.get("target")
+        elif isinstance(item, (tuple, list)):
+            if len(item) != 2:
+                raise InvalidInputError(
+                    f"input {position} has {len(item)} parts; give a text or an (id, text) pair."
+                )
+            rid, text = item
+        else:
+            text = item
+        text = _plain(text)
+        if not isinstance(text, str):
+            raise InvalidInputError(f"input {position} is a {type(text).__name__}, not a str.")
+        rid, target = _plain(rid), _plain(target)
+        yield _Item(position, position if rid is None else rid, text, target)
+
+
+def _total(data: Any, total: int | None) -> int | None:
+    if total is not None:
+        return total
+    if _is_dataset(data):
+        n = int(data.cardinality())
+        return n if n >= 0 else None
+    try:
+        return len(data)
+    except TypeError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# the output file
+# ---------------------------------------------------------------------------
+def _complete_records(path: Path) -> tuple[int, int, bytes]:
+    """Number of complete lines, the offset after the last one, and the last one (bounded reads)."""
+    count, end, last, tail, pos = 0, 0, b"", b"", 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            i = block.rfind(b"\n")
+            if i >= 0:
+                count += block.count(b"\n")
+                j = block.rfind(b"\n", 0, i)
+                last = tail + block[:i] if j < 0 else block[j + 1 : i]
+                end = pos + i + 1
+                tail = block[i + 1 :]
+            else:
+                tail += block
+            pos += len(block)
+    return count, end, last
+
+
+def _prepare(path: Path, resume: bool) -> tuple[int, dict | None]:
+    """Records already in ``path`` (after cutting a partial last line) and the last record."""
+    if not path.exists() or not resume:
+        path.write_bytes(b"")
+        return 0, None
+    count, end, last = _complete_records(path)
+    if path.stat().st_size != end:
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+    if not count:
+        return 0, None
+    try:
+        record = json.loads(last.decode("utf-8"))
+        record["id"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgumentError(
+            f"{str(path)!r} does not end in a record written by explain_dataset (its last complete line "
+            "is not a JSON object with an 'id'); give another path or resume=False to overwrite it."
+        ) from None
+    return count, record
+
+
+# ---------------------------------------------------------------------------
+# one batch
+# ---------------------------------------------------------------------------
+class _BatchExplainer:
+    """``explain()`` on one batch, with the analyzers built (and traced) once."""
+
+    def __init__(self, model: Any, methods: list[str], vocabulary: Any, tokenizer: str, lowercase: bool,
+                 pooling: str, max_len: int | None, label_names: Any, options: dict):
+        self.model = model
+        self.vocabulary = vocabulary
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.pooling = pooling
+        self.label_names = label_names
+        self.model_len = _max_len(model)
+        limit = self.model_len
+        if max_len is not None:
+            if max_len < 1:
+                raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
+            limit = max_len if limit is None else min(limit, max_len)
+        self.limit = limit
+        self.analyzers = {
+            name: create_analyzer(name, model, neuron_selection_mode="index", **options[name])
+            for name in methods
+        }
+        self.truncated = 0
+
+    def __call__(self, texts: list[str], target: Any) -> Explanation:
+        tokens, offsets = [], []
+        for t in texts:
+            tok, off = tokenize(t, self.tokenizer, lowercase=self.lowercase)
+            if self.limit is not None and len(tok) > self.limit:
+                self.truncated += 1
+                tok, off = tok[: self.limit], off[: self.limit]
+            tokens.append(tok)
+            offsets.append([tuple(o) for o in off])
+        width = self.model_len if self.model_len is not None else max(1, max(len(t) for t in tokens))
+        ids, _ = self.vocabulary.encode(
+            [[_vocabulary_form(t, self.vocabulary) for t in tok] for tok in tokens], max_len=width
+        )
+        ids = np.asarray(ids, "int32")
+        logits = keras.ops.convert_to_numpy(self.model(ids, training=False))
+        predicted = np.argmax(logits, axis=-1).astype("int32")
+        targets = _targets(target, predicted, logits.shape[-1])
+        mask = ids != 0
+        scores = {}
+        for name, analyzer in self.analyzers.items():
+            r = analyzer.analyze(ids, neuron_selection=targets)
+            words = word_relevance(r, pooling=self.pooling, mask=mask)
+            scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
+        return Explanation(
+            texts=texts, tokens=tokens, offsets=offsets, ids=ids, scores=scores, logits=logits,
+            predicted=predicted, target=targets,
+            label_names=None if self.label_names is None else list(self.label_names),
+        )
+
+
+def _empty_record(item: _Item, methods: list[str], include_text: bool) -> dict:
+    record = {"id": item.id, **({"text": item.text} if include_text else {})}
+    record.update({"tokens": [], "offsets": [], "scores": {m: [] for m in methods}, "logits": None,
+                   "predicted": None, "target": None, "error": "empty text"})
+    return record
+
+
+def _check_resumed(path: Path, done: int, last: dict, skipped: list[_Item]) -> None:
+    """The last record written must be the one of input ``done - 1`` (same id, and text if kept)."""
+    if not skipped:
+        raise InvalidArgumentError(
+            f"{str(path)!r} already holds {done} records but the data has fewer inputs; it was written "
+            "from other data (give resume=False to start afresh)."
+        )
+    item = skipped[0]
+    if json.loads(json.dumps(item.id)) != last["id"] or last.get("text", item.text) != item.text:
+        raise InvalidArgumentError(
+            f"{str(path)!r} ends with the record of id {last['id']!r}, but input {done - 1} is id "
+            f"{item.id!r} with another text: the file was written from other data (give resume=False "
+            "to start afresh)."
+        )
+
+
+def _batch_target(batch: list[_Item], target: Any) -> Any:
+    given = [item.target for item in batch]
+    if all(t is None for t in given):
+        return target
+    if any(t is None for t in given):
+        raise InvalidInputError(
+            "some inputs give a 'target' and others do not; give it for every input or for none."
+        )
+    return np.asarray(given)
+
+
+# ---------------------------------------------------------------------------
+# the public function
+# ---------------------------------------------------------------------------
+def explain_dataset(
+    model: Any,
+    data: Iterable[Any],
+    path: str | os.PathLike[str],
+    methods: str | Sequence[str] = ("lrp.epsilon",),
+    *,
+    batch_size: int = 64,
+    target: Any = "pred",
+    vocabulary: Any = None,
+    tokenizer: str = "treebank",
+    lowercase: bool | None = None,
+    pooling: str = "sum",
+    max_len: int | None = None,
+    label_names: Sequence[str] | None = None,
+    resume: bool = True,
+    include_text: bool = True,
+    progress: bool = True,
+    total: int | None = None,
+    fsync: bool = False,
+    **analyzer_kwargs: Any,
+) -> StreamSummary:
+    """Explain a corpus batch by batch into a JSON Lines file, resumably.
+
+    Parameters
+    ----------
+    model : keras.Model, str or PretrainedModel
+        As for :func:`keras_text_lrp.explain`.
+    data : iterable or tf.data.Dataset
+        The texts, read once and lazily: strings (or UTF-8 bytes), ``(id,
+        text)`` pairs, or dicts with ``"text"`` and optional ``"id"`` and
+        ``"target"``; a ``tf.data.Dataset`` of scalar strings, pairs or such
+        dicts. A record's id is the given id, else the input's position
+        (0-based).
+    path : str or os.PathLike
+        The ``.jsonl`` output: one JSON object per line and per input.
+    methods : str or sequence of str
+        Analyzer names.
+    batch_size : int
+        Texts per batch (the unit of memory, of flushing and of progress).
+    target : "pred" or int
+        The class explained when the inputs give none: the predicted one, or
+        one class for all.
+    vocabulary, tokenizer, lowercase, pooling, max_len, label_names
+        As for :func:`keras_text_lrp.explain`.
+    resume : bool
+        Continue a file that already holds records: cut a trailing partial
+        line, skip as many inputs as there are complete records (checking that
+        the last record's id, and text if kept, are those of the last skipped
+        input), append the rest. With False the file is started afresh.
+    include_text : bool
+        Store each text in its record.
+    progress : bool
+        Show a tqdm progress bar (on standard error).
+    total : int, optional
+        Number of inputs, for the progress bar (default: ``len(data)`` or the
+        dataset's cardinality, when known).
+    fsync : bool
+        ``os.fsync`` after every batch (survives power loss, not only a killed
+        process; slower).
+    **analyzer_kwargs
+        Options of the analyzers (``epsilon``, ``steps``, ...).
+
+    Returns
+    -------
+    StreamSummary
+
+    Raises
+    ------
+    InvalidArgumentError
+        On bad options, or when resuming a file whose last record does not
+        match the inputs (another corpus).
+    InvalidInputError
+        On an input that is not a text; rows before it are kept.
+
+    Notes
+    -----
+    Each record: ``id``, ``text`` (unless ``include_text=False``),
+    ``tokens``, ``offsets``, ``scores`` (method -> one score per token),
+    ``logits``, ``predicted``, ``target`` and, for a labelled model,
+    ``labels``. An empty or whitespace-only text gets a record with empty
+    tokens, ``null`` logits/classes and ``"error": "empty text"`` (unlike
+    :func:`explain`, which refuses it) so that records and inputs stay
+    aligned for resuming. Texts longer than the model takes are cut, with
+    one warning at the end.
+
+    Examples
+    --------
+    >>> texts = (line.rstrip("\\n") for line in open("reviews.txt"))  # doctest: +SKIP
+    >>> explain_dataset("sst5-cnn", texts, "scores.jsonl", ["lrp.epsilon", "gradient"])  # doctest: +SKIP
+    """
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if isinstance(target, str) and target != "pred":
+        raise InvalidArgumentError(f"target must be 'pred' or an int, got {target!r}.")
+    model, vocabulary, label_names, trained_lower = _resolve_model(model, vocabulary, label_names)
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    if not methods:
+        raise InvalidArgumentError("give at least one method.")
+    options = _split_options(methods, analyzer_kwargs)
+    explainer = _BatchExplainer(
+        model, methods, vocabulary, tokenizer, trained_lower if lowercase is None else lowercase,
+        pooling, max_len, label_names, options,
+    )
+    tokenize("", tokenizer)  # an unknown tokenizer fails before the file is touched
+
+    path = Path(path)
+    done, last = _prepare(path, resume)
+    items = _items(data)
+    if done:
+        _check_resumed(path, done, last, list(itertools.islice(items, done - 1, done)))
+
+    from tqdm.auto import tqdm
+
+    written = empty = 0
+    with path.open("a", encoding="utf-8") as handle, tqdm(
+        total=_total(data, total), initial=done, unit="text", disable=not progress,
+        desc=f"explaining into {path.name}",
+    ) as bar:
+        while True:
+            batch = list(itertools.islice(items, int(batch_size)))
+            if not batch:
+                break
+            full = [item for item in batch if item.text.strip()]
+            records: dict[int, dict] = {}
+            if full:
+                explanation = explainer([item.text for item in full], _batch_target(full, target))
+                for item, record in zip(full, explanation.to_records()):
+                    if not include_text:
+                        del record["text"]
+                    records[item.position] = {"id": item.id, **record}
+            lines = []
+            for item in batch:
+                if item.position not in records:
+                    empty += 1
+                    records[item.position] = _empty_record(item, methods, include_text)
+                lines.append(json.dumps(records[item.position], ensure_ascii=False) + "\n")
+            handle.write("".join(lines))
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+            written += len(batch)
+            bar.update(len(batch))
+    if explainer.truncated:
+        warnings.warn(
+            f"{explainer.truncated} text(s) had more tokens than the model takes ({explainer.limit}); "
+            "only their first tokens were explained.", stacklevel=2,
+        )
+    return StreamSummary(path=path, resumed_from=done, written=written, total=done + written, empty=empty,
+                         truncated=explainer.truncated)
