@@ -21,6 +21,7 @@ from keras_text_lrp.errors import (
     KerasTextLRPError,
     UnsupportedLayerError,
 )
+from keras_text_lrp.explain import Explanation, explain
 from keras_text_lrp.layers import register_linear, register_rule
 from keras_text_lrp.model_tools import model_wo_softmax
 
@@ -28,11 +29,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     *_analyzers_all,
+    "Explanation",
     "InvalidArgumentError",
     "InvalidInputError",
     "InvalidModelError",
     "KerasTextLRPError",
     "UnsupportedLayerError",
+    "explain",
     "model_wo_softmax",
     "register_linear",
     "register_rule",
