@@ -16,7 +16,6 @@ retrains it). The SHA-256 of the ``.keras`` and vocabulary files are listed in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_text_lrp.datasets._files import _sha256
 from keras_text_lrp.datasets.sst import SST5_LABEL_NAMES
 from keras_text_lrp.errors import InvalidArgumentError, KerasTextLRPError
 from keras_text_lrp.text.tokenize import TOKENIZERS, tokenize
@@ -162,7 +162,7 @@ class PretrainedModel:
         texts : str or sequence of str
             One text or a batch of texts.
         batch_size : int, default 256
-            Batch size of ``model.predict`` (compiled once per input shape).
+            Texts per forward pass.
 
         Returns
         -------
@@ -170,7 +170,12 @@ class PretrainedModel:
             The logits (no softmax).
         """
         ids = self.encode(texts)
-        return np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0))
+        import keras
+
+        return np.concatenate([
+            keras.ops.convert_to_numpy(self.model(ids[s : s + batch_size], training=False))
+            for s in range(0, len(ids), batch_size)
+        ]).astype("float32")
 
     def __repr__(self) -> str:
         return (
@@ -188,14 +193,6 @@ def list_models() -> list[str]:
         ``["sst5-bilstm", "sst5-cnn"]``.
     """
     return sorted(MODELS)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _retrain_hint(name: str) -> str:
