@@ -1,0 +1,390 @@
+"""Explain corpora with Apache Beam: an exported explainer under ``RunInference``.
+
+The explainer runs as a SavedModel written by
+:func:`keras_text_lrp.export.export_for_serving` with ``text_signature=True``
+(on by default for a model with a ``TextVectorization`` layer): each worker
+loads it with plain ``tf.saved_model.load`` and calls its
+``explain_text_<method>`` signatures on batches of raw texts, so the workers
+need TensorFlow and Beam, not the model's Python code. The pieces:
+
+:class:`ExplainTextHandler`
+    A Beam ``ModelHandler`` for ``apache_beam.ml.inference.RunInference``.
+:class:`ExplainTexts`
+    A ``PTransform`` from texts to records (one JSON-ready dict per text).
+:func:`run` / ``python -m keras_text_lrp.beam``
+    A whole pipeline: text or JSON Lines files in, JSON Lines files out, on
+    any runner (DirectRunner, Dataflow, Flink, Spark).
+
+A record has the keys of :func:`keras_text_lrp.streaming.explain_dataset`'s
+records except ``offsets`` (the in-graph tokenizers give none): ``id`` (when
+the input gives one), ``text`` (unless ``include_text=False``), ``tokens``,
+``scores`` (method -> one relevance per token), ``logits``, ``predicted``,
+``target`` and ``labels`` (with ``label_names``). The numbers are those of
+:func:`keras_text_lrp.explain` on the same texts with the exported analyzers
+and ``pooling="sum"``. A text that is empty, or has no token after the
+export's tokenization, gets a record with empty tokens, ``null`` logits and
+classes and an ``"error"``, so that every input has its record.
+
+Needs the ``beam`` extra: ``pip install "keras_text_lrp[beam]"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+try:
+    import apache_beam as beam
+    from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "keras_text_lrp.beam needs Apache Beam: pip install 'keras_text_lrp[beam]' "
+        "(or pip install apache-beam)."
+    ) from error
+
+from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
+from keras_text_lrp.export import signature_name
+
+__all__ = ["ExplainTextHandler", "ExplainTexts", "TextExample", "run"]
+
+
+class TextExample(NamedTuple):
+    """One input of :class:`ExplainTextHandler`: a text, its id and the class to explain.
+
+    ``id`` and ``target`` may be None (no id; explain the predicted class).
+    """
+
+    text: str
+    id: Any = None
+    target: int | None = None
+
+
+def to_example(element: Any) -> TextExample:
+    """A text, an ``(id, text)`` pair or a dict with ``text`` (``id``, ``target``) as a TextExample."""
+    if isinstance(element, TextExample):
+        example = element
+    elif isinstance(element, Mapping):
+        if "text" not in element:
+            raise InvalidInputError(f"an input dict has no 'text' key (keys: {sorted(element)}).")
+        example = TextExample(element["text"], element.get("id"), element.get("target"))
+    elif isinstance(element, (tuple, list)):
+        if len(element) != 2:
+            raise InvalidInputError(
+                f"an input has {len(element)} parts; give a text, an (id, text) pair or a dict with 'text'."
+            )
+        example = TextExample(element[1], element[0])
+    else:
+        example = TextExample(element)
+    text = example.text.decode("utf-8") if isinstance(example.text, bytes) else example.text
+    if not isinstance(text, str):
+        raise InvalidInputError(f"an input's text is a {type(text).__name__}, not a str: {element!r:.80}.")
+    target = example.target
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer))):
+        raise InvalidInputError(f"an input's target must be a class index (int), got {target!r}.")
+    return TextExample(text, example.id, None if target is None else int(target))
+
+
+def _error_record(example: TextExample, methods: Sequence[str], include_text: bool, error: str) -> dict:
+    record = {} if example.id is None else {"id": example.id}
+    if include_text:
+        record["text"] = example.text
+    record.update({"tokens": [], "scores": {m: [] for m in methods}, "logits": None, "predicted": None,
+                   "target": None, "error": error})
+    return record
+
+
+def _signature_names(saved_model_dir: str) -> list[str]:
+    """The signature names of a SavedModel, read from its ``saved_model.pb`` (nothing is loaded)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = tf.io.gfile.join(saved_model_dir, "saved_model.pb")
+    if not tf.io.gfile.exists(path):
+        raise InvalidArgumentError(
+            f"{saved_model_dir!r} is not a SavedModel folder (it has no saved_model.pb); give the folder "
+            "export_for_serving wrote (e.g. serving/sst5/1)."
+        )
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        proto.ParseFromString(handle.read())
+    return sorted({name for graph in proto.meta_graphs for name in graph.signature_def})
+
+
+def _check_signatures(saved_model_dir: str, methods: Sequence[str], available: Iterable[str]) -> None:
+    available = set(available)
+    wanted = [signature_name(m, text=True, target=t) for m in methods for t in (False, True)]
+    missing = [name for name in wanted if name not in available]
+    if missing:
+        texts = sorted(n for n in available if n.startswith("explain_text_") and not n.endswith("_target"))
+        raise InvalidArgumentError(
+            f"the SavedModel {saved_model_dir!r} has no signature(s) {missing}. Its text signatures are "
+            f"{texts or 'none'}: export the methods {list(methods)} with text_signature=True "
+            "(export_for_serving(..., text_signature=True) or `keras-text-lrp export MODEL DIR --text`)."
+        )
+
+
+class ExplainTextHandler(ModelHandler):
+    """A ``RunInference`` model handler running an exported explainer on raw texts.
+
+    Parameters
+    ----------
+    saved_model_dir : str
+        A SavedModel written by :func:`~keras_text_lrp.export.export_for_serving`
+        with text signatures (a local path or any filesystem TensorFlow reads,
+        e.g. ``gs://``).
+    methods : str or sequence of str
+        The exported methods to run (``"lrp.epsilon"`` uses the signatures
+        ``explain_text_lrp_epsilon`` and ``explain_text_lrp_epsilon_target``).
+    label_names : sequence of str, optional
+        Class names, stored in each record as ``labels``.
+    include_text : bool
+        Keep each text in its record.
+    min_batch_size, max_batch_size : int, optional
+        Bounds of the batches Beam forms (``beam.BatchElements``); each batch
+        is one call of each signature, padded to its longest text.
+    **kwargs
+        Other ``ModelHandler`` options (``max_batch_duration_secs``,
+        ``large_model``, ``model_copies``, ...).
+
+    Notes
+    -----
+    The handler takes :class:`TextExample` elements (see :func:`to_example`)
+    and yields ``PredictionResult(example, record)``. Texts of one batch with
+    a ``target`` go through the ``..._target`` signatures, the others through
+    the signatures explaining the predicted class. Empty texts must be kept
+    out of the batches (:class:`ExplainTexts` does): a batch in which no text
+    has a token is refused by the SavedModel.
+
+    Examples
+    --------
+    >>> from apache_beam.ml.inference.base import RunInference     # doctest: +SKIP
+    >>> handler = ExplainTextHandler("serving/sst5/1", ["lrp.epsilon"])  # doctest: +SKIP
+    >>> results = examples | RunInference(handler)                # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        saved_model_dir: str,
+        methods: str | Sequence[str] = ("lrp.epsilon",),
+        *,
+        label_names: Sequence[str] | None = None,
+        include_text: bool = True,
+        min_batch_size: int | None = None,
+        max_batch_size: int | None = 64,
+        **kwargs: Any,
+    ):
+        super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size, **kwargs)
+        self.saved_model_dir = str(saved_model_dir)
+        self.methods = [methods] if isinstance(methods, str) else list(methods)
+        if not self.methods:
+            raise InvalidArgumentError("give at least one method.")
+        self.label_names = None if label_names is None else [str(n) for n in label_names]
+        self.include_text = bool(include_text)
+
+    def load_model(self) -> Any:
+        """The SavedModel, loaded with ``tf.saved_model.load`` (its signatures checked)."""
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(self.saved_model_dir)
+        _check_signatures(self.saved_model_dir, self.methods, loaded.signatures.keys())
+        return loaded
+
+    def run_inference(
+        self, batch: Sequence[TextExample], model: Any, inference_args: dict | None = None
+    ) -> Iterable[PredictionResult]:
+        """One record per example: each method's signature called once per target group."""
+        import tensorflow as tf
+
+        examples = [to_example(e) for e in batch]
+        records: list[dict | None] = [None] * len(examples)
+        given = [i for i, e in enumerate(examples) if e.target is not None]
+        free = [i for i, e in enumerate(examples) if e.target is None]
+        for rows, with_target in ((free, False), (given, True)):
+            if not rows:
+                continue
+            inputs = {"text": tf.constant([examples[i].text for i in rows])}
+            if with_target:
+                inputs["target"] = tf.constant([examples[i].target for i in rows], tf.int32)
+            outputs = {}
+            for method in self.methods:
+                signature = model.signatures[signature_name(method, text=True, target=with_target)]
+                outputs[method] = {k: v.numpy() for k, v in signature(**inputs).items()}
+            for j, i in enumerate(rows):
+                records[i] = self._record(examples[i], outputs, j)
+        return [PredictionResult(e, r) for e, r in zip(examples, records)]
+
+    def _record(self, example: TextExample, outputs: dict, j: int) -> dict:
+        first = outputs[self.methods[0]]
+        keep = first["mask"][j]
+        if not keep.any():
+            return _error_record(example, self.methods, self.include_text, "no tokens")
+        logits = first["logits"][j]
+        record = {} if example.id is None else {"id": example.id}
+        if self.include_text:
+            record["text"] = example.text
+        record["tokens"] = [t.decode("utf-8") for t in first["tokens"][j][keep]]
+        record["scores"] = {m: [float(v) for v in outputs[m]["relevance"][j][keep]] for m in self.methods}
+        record["logits"] = [float(v) for v in logits]
+        record["predicted"] = int(np.argmax(logits))
+        record["target"] = int(first["target"][j])
+        if self.label_names is not None:
+            record["labels"] = list(self.label_names)
+        return record
+
+    def get_num_bytes(self, batch: Sequence[TextExample]) -> int:
+        return sum(len(to_example(e).text.encode("utf-8")) for e in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "keras_text_lrp"
+
+
+class ExplainTexts(beam.PTransform):
+    """Texts -> explanation records, through an exported explainer under ``RunInference``.
+
+    Parameters
+    ----------
+    saved_model_dir : str
+        The export (see :class:`ExplainTextHandler`).
+    methods : str or sequence of str
+        Exported method names.
+    label_names : sequence of str, optional
+        Stored in each record as ``labels``.
+    include_text : bool
+        Keep each text in its record.
+    max_batch_size : int
+        Most texts per signature call.
+    check : bool
+        Read the SavedModel's signature list when the pipeline is built, so
+        that a missing signature fails before anything runs.
+    **handler_kwargs
+        More :class:`ExplainTextHandler` options.
+
+    Notes
+    -----
+    Input elements: texts, ``(id, text)`` pairs or dicts with ``text`` and
+    optional ``id`` and ``target``. Output: one record (dict) per input, in
+    no particular order (give ids to join them back). Empty texts are kept
+    out of ``RunInference`` and get an ``"error": "empty text"`` record.
+
+    Examples
+    --------
+    >>> import apache_beam as beam                                       # doctest: +SKIP
+    >>> with beam.Pipeline() as p:                                       # doctest: +SKIP
+    ...     (p | beam.Create(["A gorgeous, witty movie.", "Dull."])
+    ...        | ExplainTexts("serving/sst5/1", ["lrp.epsilon", "gradient"])
+    ...        | beam.Map(print))
+    """
+
+    def __init__(
+        self,
+        saved_model_dir: str,
+        methods: str | Sequence[str] = ("lrp.epsilon",),
+        *,
+        label_names: Sequence[str] | None = None,
+        include_text: bool = True,
+        max_batch_size: int = 64,
+        check: bool = True,
+        **handler_kwargs: Any,
+    ):
+        super().__init__()
+        if not isinstance(max_batch_size, int) or isinstance(max_batch_size, bool) or max_batch_size < 1:
+            raise InvalidArgumentError(f"max_batch_size must be a positive int, got {max_batch_size!r}.")
+        self.handler = ExplainTextHandler(
+            saved_model_dir, methods, label_names=label_names, include_text=include_text,
+            max_batch_size=max_batch_size, **handler_kwargs,
+        )
+        if check:
+            _check_signatures(self.handler.saved_model_dir, self.handler.methods,
+                              _signature_names(self.handler.saved_model_dir))
+
+    def expand(self, texts: Any) -> Any:
+        methods, include_text = self.handler.methods, self.handler.include_text
+        examples = texts | "ToExample" >> beam.Map(to_example)
+        full, empty = examples | "SplitEmpty" >> beam.Partition(lambda e, _: 0 if e.text.strip() else 1, 2)
+        explained = (
+            full
+            | "Explain" >> RunInference(self.handler)
+            | "Record" >> beam.Map(lambda result: result.inference)
+        )
+        refused = empty | "EmptyRecord" >> beam.Map(
+            lambda e: _error_record(e, methods, include_text, "empty text")
+        )
+        return (explained, refused) | "AllRecords" >> beam.Flatten()
+
+
+def _parse_jsonl(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as error:
+        raise InvalidInputError(f"an input line is not JSON ({error}): {line[:80]!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_text_lrp.beam",
+        description="Explain a text corpus with an exported explainer (export_for_serving with text "
+        "signatures) on an Apache Beam runner; writes JSON Lines records. Options not listed here "
+        "are Beam pipeline options (--runner, --project, --region, --temp_location, ...).",
+    )
+    parser.add_argument("--saved_model", required=True, help="the exported SavedModel folder")
+    parser.add_argument("--input", required=True, help="input file pattern (local, gs://, ...)")
+    parser.add_argument("--output", required=True, help="output prefix; shards end in .jsonl")
+    parser.add_argument("--methods", default="lrp.epsilon", help="comma-separated exported method names")
+    parser.add_argument("--input_format", choices=("text", "jsonl"), default="text",
+                        help="text: one text per line; jsonl: one {'text', 'id', 'target'} object per line")
+    parser.add_argument("--labels", default=None, help="comma-separated class names, stored per record")
+    parser.add_argument("--max_batch_size", type=int, default=64, help="most texts per signature call")
+    parser.add_argument("--no_text", action="store_true", help="leave the texts out of the records")
+    parser.add_argument("--num_shards", type=int, default=0, help="output shards (0: the runner decides)")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> Any:
+    """Run the corpus pipeline: read, explain, write JSON Lines (``python -m keras_text_lrp.beam``).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command line (default ``sys.argv[1:]``): the options of
+        ``python -m keras_text_lrp.beam --help`` plus any Beam pipeline
+        options, e.g. ``--runner DataflowRunner --project P --region R
+        --temp_location gs://B/tmp``.
+    save_main_session : bool
+        Beam's ``save_main_session`` pipeline option.
+
+    Returns
+    -------
+    apache_beam.runners.runner.PipelineResult
+        The finished run (its ``metrics()`` hold RunInference's counters
+        under the ``keras_text_lrp`` namespace).
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+    args, beam_args = _parser().parse_known_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    labels = None if args.labels is None else [n.strip() for n in args.labels.split(",")]
+    explain = ExplainTexts(args.saved_model, methods, label_names=labels, include_text=not args.no_text,
+                           max_batch_size=args.max_batch_size)
+    options = PipelineOptions(beam_args)
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    pipeline = beam.Pipeline(options=options)
+    lines = pipeline | "Read" >> beam.io.ReadFromText(args.input)
+    if args.input_format == "jsonl":
+        lines = lines | "ParseJson" >> beam.Map(_parse_jsonl)
+    (
+        lines
+        | "Explain" >> explain
+        | "ToJson" >> beam.Map(lambda record: json.dumps(record, ensure_ascii=False))
+        | "Write" >> beam.io.WriteToText(args.output, file_name_suffix=".jsonl", num_shards=args.num_shards)
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through run()
+    run()
