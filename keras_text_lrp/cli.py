@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras/TensorFlow ar
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -91,6 +92,22 @@ def _target(value: str) -> str | int:
     return value
 
 
+def _label_names(value: str) -> list[str]:
+    """The --labels value: comma-separated class names in logit order, none empty, no two alike."""
+    names = [name.strip() for name in value.split(",")]
+    if any(not name for name in names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated class names, got {value!r} (a name is empty)"
+        )
+    folded = [name.casefold() for name in names]
+    alike = [name for name, key in zip(names, folded, strict=True) if folded.count(key) > 1]
+    if alike:
+        raise argparse.ArgumentTypeError(
+            f"class names must differ (case aside) for --target NAME, got {', '.join(map(repr, alike))}"
+        )
+    return names
+
+
 def _methods(values: Sequence[str] | None) -> list[str]:
     """The --method values (repeatable, comma-separated lists allowed), unique, in order."""
     from keras_text_lrp.analyzers.registry import ANALYZERS
@@ -128,6 +145,22 @@ def _check_output(path: str | None, option: str, allow_stdout: bool) -> None:
 
 def _label(k: int, labels: Sequence[str] | None) -> str:
     return f"{labels[k]} ({k})" if labels and 0 <= k < len(labels) else str(k)
+
+
+def _with_labels(pretrained: Any, names: Sequence[str] | None) -> Any:
+    """``pretrained`` with the --labels class names, refused unless there is one per class."""
+    if names is None:
+        return pretrained
+    outputs = getattr(pretrained.model, "outputs", None)
+    classes = outputs[0].shape[-1] if outputs else None
+    classes = len(pretrained.labels) if classes is None else int(classes)
+    if len(names) != classes:
+        raise CommandLineError(
+            f"--labels gives {len(names)} class name{'s' if len(names) != 1 else ''} but the model "
+            f"{pretrained.name!r} has {classes} classes (logits); give {classes} comma-separated names in "
+            "logit order"
+        )
+    return dataclasses.replace(pretrained, labels=tuple(names))
 
 
 def _resolve_target(target: str | int, labels: Sequence[str]) -> str | int:
@@ -407,7 +440,7 @@ def _run_explain(args: argparse.Namespace) -> int:
             raise CommandLineError(f"--file {args.file!r} holds no text to explain (only blank lines)")
         items = _read_lines(args.file)
 
-    pretrained = _load_model(args.model, args.vocab)
+    pretrained = _with_labels(_load_model(args.model, args.vocab), args.labels)
     _quiet_backend_logs()
     labels = list(pretrained.labels)
     target = _resolve_target(args.target, labels)
@@ -570,6 +603,7 @@ examples:
   keras-text-lrp explain "A gorgeous, witty, seductive movie." "Dull and lifeless."
   keras-text-lrp explain "Not bad at all." --method lrp.epsilon --method gradient --html page.html
   keras-text-lrp explain --file reviews.txt --batch-size 128 --jsonl scores.jsonl --quiet
+  keras-text-lrp explain "Not bad." --model my_model.keras --labels neg,neutral,pos --target pos
   cat reviews.txt | keras-text-lrp explain --file - --json -
 
 Red words speak for the explained class, blue ones against it (plain word[+0.12] scores
@@ -619,6 +653,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD})")
     explain.add_argument("--target", type=_target, default="pred", metavar="pred|INT|NAME",
                          help="class explained: the predicted one (default), a class index or name")
+    explain.add_argument("--labels", type=_label_names, default=None, metavar="NAME,NAME,...",
+                         help="class names in logit order, one per class of the model (default: the "
+                              "model's own: the SST-5 names for a shipped model or a .keras file with 5 "
+                              "outputs, else the class indices 0,1,...)")
     explain.add_argument("--file", metavar="FILE|-", default=None,
                          help="read the texts from a UTF-8 file, one per line (blank lines skipped); "
                               "- for standard input")

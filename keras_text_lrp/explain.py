@@ -255,6 +255,101 @@ def _analyzer(name: str, model: keras.Model, options: dict) -> Any:
     return hit
 
 
+def _length_limit(model: keras.Model, max_len: int | None) -> tuple[int | None, int | None]:
+    """The model's fixed input length (or None) and the most tokens a text keeps (or None)."""
+    model_len = _max_len(model)
+    limit = model_len
+    if max_len is not None:
+        if max_len < 1:
+            raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
+        limit = max_len if limit is None else min(limit, max_len)
+    return model_len, limit
+
+
+def _explain_batch(
+    model: keras.Model,
+    vocabulary: Vocabulary,
+    label_names: Sequence[str] | None,
+    texts: list[str],
+    methods: list[str],
+    target: Any,
+    analyzer_kwargs: dict,
+    *,
+    tokenizer: str,
+    lowercase: bool,
+    pooling: str,
+    model_len: int | None,
+    limit: int | None,
+    batch_size: int,
+    keep_dimensions: bool = False,
+    warn: bool = True,
+    analyzers: dict[str, Any] | None = None,
+) -> tuple[Explanation, int]:
+    """The work of :func:`explain` (and of each batch of ``explain_dataset``) on checked inputs.
+
+    ``model``, ``vocabulary`` and ``label_names`` are resolved (:func:`_resolve_model`),
+    ``texts`` are non-empty strings, ``model_len`` and ``limit`` come from
+    :func:`_length_limit`. Texts longer than ``limit`` tokens are cut; with
+    ``warn`` each cut text and each text made only of out-of-vocabulary tokens
+    gets a warning (addressed to the caller of the caller). The analyzers come
+    from the ``_analyzer`` cache with the options of ``analyzer_kwargs`` split
+    per method, or from ``analyzers`` (method -> analyzer) when given.
+
+    Returns the :class:`Explanation` and the number of texts that were cut.
+    """
+    tokens, offsets = [], []
+    truncated = 0
+    for i, t in enumerate(texts):
+        tok, off = tokenize(t, tokenizer, lowercase=lowercase)
+        if limit is not None and len(tok) > limit:
+            truncated += 1
+            if warn:
+                warnings.warn(
+                    f"text {i} has {len(tok)} tokens but the model takes at most {limit}: "
+                    f"only the first {limit} are explained.", stacklevel=3,
+                )
+            tok, off = tok[:limit], off[:limit]
+        tokens.append(tok)
+        offsets.append([tuple(o) for o in off])
+    # A model with a fixed input length takes exactly that many ids (even when max_len is shorter).
+    width = model_len if model_len is not None else max(1, max(len(t) for t in tokens))
+    ids, _ = vocabulary.encode([[_vocabulary_form(t, vocabulary) for t in tok] for tok in tokens],
+                               max_len=width)
+    ids = np.asarray(ids, "int32")
+    if warn:
+        for i, row in enumerate(ids):
+            known = row[row != 0]
+            if known.size and np.all(known == vocabulary.oov_id):
+                warnings.warn(
+                    f"every token of text {i} is out of the vocabulary; its explanation only shows the "
+                    "[UNK] embedding.", stacklevel=3,
+                )
+
+    logits = np.concatenate([
+        keras.ops.convert_to_numpy(model(ids[s:s + batch_size], training=False))
+        for s in range(0, len(ids), batch_size)
+    ])
+    predicted = np.argmax(logits, axis=-1).astype("int32")
+    targets = _targets(target, predicted, logits.shape[-1])
+
+    options = _split_options(methods, analyzer_kwargs) if analyzers is None else None
+    scores, relevance = {}, {}
+    mask = ids != 0
+    for name in methods:
+        analyzer = analyzers[name] if analyzers is not None else _analyzer(name, model, options[name])
+        r = analyzer.analyze(ids, neuron_selection=targets, batch_size=batch_size)
+        words = word_relevance(r, pooling=pooling, mask=mask)
+        scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
+        if keep_dimensions:
+            relevance[name] = r
+    explanation = Explanation(
+        texts=texts, tokens=tokens, offsets=offsets, ids=ids, scores=scores, logits=logits,
+        predicted=predicted, target=targets,
+        label_names=None if label_names is None else list(label_names), relevance=relevance,
+    )
+    return explanation, truncated
+
+
 def explain(
     model: Any,
     texts: str | Sequence[str],
@@ -331,55 +426,10 @@ def explain(
     if not methods:
         raise InvalidArgumentError("give at least one method.")
 
-    model_len = _max_len(model)
-    limit = model_len
-    if max_len is not None:
-        if max_len < 1:
-            raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
-        limit = max_len if limit is None else min(limit, max_len)
-    tokens, offsets = [], []
-    for i, t in enumerate(texts):
-        tok, off = tokenize(t, tokenizer, lowercase=lowercase)
-        if limit is not None and len(tok) > limit:
-            warnings.warn(
-                f"text {i} has {len(tok)} tokens but the model takes at most {limit}: "
-                f"only the first {limit} are explained.", stacklevel=2,
-            )
-            tok, off = tok[:limit], off[:limit]
-        tokens.append(tok)
-        offsets.append([tuple(o) for o in off])
-    # A model with a fixed input length takes exactly that many ids (even when max_len is shorter).
-    width = model_len if model_len is not None else max(1, max(len(t) for t in tokens))
-    ids, _ = vocabulary.encode([[_vocabulary_form(t, vocabulary) for t in tok] for tok in tokens],
-                               max_len=width)
-    ids = np.asarray(ids, "int32")
-    for i, row in enumerate(ids):
-        known = row[row != 0]
-        if known.size and np.all(known == vocabulary.oov_id):
-            warnings.warn(
-                f"every token of text {i} is out of the vocabulary; its explanation only shows the "
-                "[UNK] embedding.", stacklevel=2,
-            )
-
-    logits = np.concatenate([
-        keras.ops.convert_to_numpy(model(ids[s:s + batch_size], training=False))
-        for s in range(0, len(ids), batch_size)
-    ])
-    predicted = np.argmax(logits, axis=-1).astype("int32")
-    targets = _targets(target, predicted, logits.shape[-1])
-
-    options = _split_options(methods, analyzer_kwargs)
-    scores, relevance = {}, {}
-    mask = ids != 0
-    for name in methods:
-        analyzer = _analyzer(name, model, options[name])
-        r = analyzer.analyze(ids, neuron_selection=targets, batch_size=batch_size)
-        words = word_relevance(r, pooling=pooling, mask=mask)
-        scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
-        if keep_dimensions:
-            relevance[name] = r
-    return Explanation(
-        texts=texts, tokens=tokens, offsets=offsets, ids=ids, scores=scores, logits=logits,
-        predicted=predicted, target=targets,
-        label_names=None if label_names is None else list(label_names), relevance=relevance,
+    model_len, limit = _length_limit(model, max_len)
+    explanation, _ = _explain_batch(
+        model, vocabulary, label_names, texts, methods, target, analyzer_kwargs,
+        tokenizer=tokenizer, lowercase=lowercase, pooling=pooling, model_len=model_len, limit=limit,
+        batch_size=batch_size, keep_dimensions=keep_dimensions,
     )
+    return explanation

@@ -294,7 +294,9 @@ def load(
         :meth:`Vocabulary.save`). By default ``<stem>.vocab.json`` next to
         the ``.keras`` file.
     labels : sequence of str, optional
-        Only for a path: class names in logit order; the SST-5 names by default.
+        Only for a path: class names in logit order. By default the SST-5
+        names for a model with five outputs, else the class indices
+        (``"0"``, ``"1"``, ...).
     tokenizer : str, default "space"
         Only for a path: the :func:`keras_text_lrp.text.tokenize` method the
         model was trained with.
@@ -355,7 +357,7 @@ def load(
             if not path.is_file():
                 raise ModelFileError(f"Model file {str(path)!r} does not exist")
             vocab = _load_vocabulary(vocab_path)
-        label_names = tuple(SST5_LABEL_NAMES if labels is None else (str(label) for label in labels))
+        label_names = None if labels is None else tuple(str(label) for label in labels)
     model = _load_keras(path)
     input_dim = _embedding_input_dim(model)
     if input_dim is not None and input_dim != len(vocab):
@@ -364,6 +366,9 @@ def load(
             f"{len(vocab)} tokens: they do not belong together"
         )
     n_out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    if label_names is None:  # a .keras path without labels=: SST-5's for five classes, else the indices
+        label_names = (tuple(SST5_LABEL_NAMES) if n_out is None or n_out == len(SST5_LABEL_NAMES)
+                       else tuple(str(k) for k in range(n_out)))
     if n_out is not None and n_out != len(label_names):
         raise ModelFileError(f"{str(path)!r} has {n_out} outputs but {len(label_names)} labels were given")
     card_path = path.with_suffix(".md")

@@ -25,20 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-from keras_text_lrp.analyzers.registry import create_analyzer
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
-from keras_text_lrp.explain import (
-    Explanation,
-    _max_len,
-    _resolve_model,
-    _split_options,
-    _targets,
-    _vocabulary_form,
-)
-from keras_text_lrp.text.relevance import word_relevance
+from keras_text_lrp.explain import _analyzer, _explain_batch, _length_limit, _resolve_model, _split_options
 from keras_text_lrp.text.tokenize import tokenize
 
 __all__ = ["StreamSummary", "explain_dataset"]
@@ -184,63 +174,6 @@ def _prepare(path: Path, resume: bool) -> tuple[int, dict | None]:
     return count, record
 
 
-# ---------------------------------------------------------------------------
-# one batch
-# ---------------------------------------------------------------------------
-class _BatchExplainer:
-    """``explain()`` on one batch, with the analyzers built (and traced) once."""
-
-    def __init__(self, model: Any, methods: list[str], vocabulary: Any, tokenizer: str, lowercase: bool,
-                 pooling: str, max_len: int | None, label_names: Any, options: dict):
-        self.model = model
-        self.vocabulary = vocabulary
-        self.tokenizer = tokenizer
-        self.lowercase = lowercase
-        self.pooling = pooling
-        self.label_names = label_names
-        self.model_len = _max_len(model)
-        limit = self.model_len
-        if max_len is not None:
-            if max_len < 1:
-                raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
-            limit = max_len if limit is None else min(limit, max_len)
-        self.limit = limit
-        self.analyzers = {
-            name: create_analyzer(name, model, neuron_selection_mode="index", **options[name])
-            for name in methods
-        }
-        self.truncated = 0
-
-    def __call__(self, texts: list[str], target: Any) -> Explanation:
-        tokens, offsets = [], []
-        for t in texts:
-            tok, off = tokenize(t, self.tokenizer, lowercase=self.lowercase)
-            if self.limit is not None and len(tok) > self.limit:
-                self.truncated += 1
-                tok, off = tok[: self.limit], off[: self.limit]
-            tokens.append(tok)
-            offsets.append([tuple(o) for o in off])
-        width = self.model_len if self.model_len is not None else max(1, max(len(t) for t in tokens))
-        ids, _ = self.vocabulary.encode(
-            [[_vocabulary_form(t, self.vocabulary) for t in tok] for tok in tokens], max_len=width
-        )
-        ids = np.asarray(ids, "int32")
-        logits = keras.ops.convert_to_numpy(self.model(ids, training=False))
-        predicted = np.argmax(logits, axis=-1).astype("int32")
-        targets = _targets(target, predicted, logits.shape[-1])
-        mask = ids != 0
-        scores = {}
-        for name, analyzer in self.analyzers.items():
-            r = analyzer.analyze(ids, neuron_selection=targets)
-            words = word_relevance(r, pooling=self.pooling, mask=mask)
-            scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
-        return Explanation(
-            texts=texts, tokens=tokens, offsets=offsets, ids=ids, scores=scores, logits=logits,
-            predicted=predicted, target=targets,
-            label_names=None if self.label_names is None else list(self.label_names),
-        )
-
-
 def _empty_record(item: _Item, methods: list[str], include_text: bool) -> dict:
     record = {"id": item.id, **({"text": item.text} if include_text else {})}
     record.update({"tokens": [], "offsets": [], "scores": {m: [] for m in methods}, "logits": None,
@@ -377,10 +310,10 @@ def explain_dataset(
     if not methods:
         raise InvalidArgumentError("give at least one method.")
     options = _split_options(methods, analyzer_kwargs)
-    explainer = _BatchExplainer(
-        model, methods, vocabulary, tokenizer, trained_lower if lowercase is None else lowercase,
-        pooling, max_len, label_names, options,
-    )
+    lowercase = trained_lower if lowercase is None else lowercase
+    model_len, limit = _length_limit(model, max_len)
+    # Built (and so checked) before the file is touched; shared with explain()'s cache, traced once.
+    analyzers = {name: _analyzer(name, model, options[name]) for name in methods}
     tokenize("", tokenizer)  # an unknown tokenizer fails before the file is touched
 
     path = Path(path)
@@ -391,7 +324,7 @@ def explain_dataset(
 
     from tqdm.auto import tqdm
 
-    written = empty = 0
+    written = empty = truncated = 0
     with path.open("a", encoding="utf-8") as handle, tqdm(
         total=_total(data, total), initial=done, unit="text", disable=not progress,
         desc=f"explaining into {path.name}",
@@ -403,7 +336,13 @@ def explain_dataset(
             full = [item for item in batch if item.text.strip()]
             records: dict[int, dict] = {}
             if full:
-                explanation = explainer([item.text for item in full], _batch_target(full, target))
+                explanation, cut = _explain_batch(
+                    model, vocabulary, label_names, [item.text for item in full], methods,
+                    _batch_target(full, target), analyzer_kwargs, tokenizer=tokenizer, lowercase=lowercase,
+                    pooling=pooling, model_len=model_len, limit=limit, batch_size=int(batch_size),
+                    warn=False, analyzers=analyzers,
+                )
+                truncated += cut
                 for item, record in zip(full, explanation.to_records()):
                     if not include_text:
                         del record["text"]
@@ -420,10 +359,10 @@ def explain_dataset(
                 os.fsync(handle.fileno())
             written += len(batch)
             bar.update(len(batch))
-    if explainer.truncated:
+    if truncated:
         warnings.warn(
-            f"{explainer.truncated} text(s) had more tokens than the model takes ({explainer.limit}); "
+            f"{truncated} text(s) had more tokens than the model takes ({limit}); "
             "only their first tokens were explained.", stacklevel=2,
         )
     return StreamSummary(path=path, resumed_from=done, written=written, total=done + written, empty=empty,
-                         truncated=explainer.truncated)
+                         truncated=truncated)

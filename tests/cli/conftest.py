@@ -36,8 +36,8 @@ def _randomize(model: keras.Model, seed: int) -> keras.Model:
     return model
 
 
-def token_model(vocab_size: int, length: int | None = None, seed: int = 0) -> keras.Model:
-    """Embedding(mask_zero) -> Conv1D(2, "same", no bias, ReLU) -> GlobalMaxPooling1D -> Dense(5).
+def token_model(vocab_size: int, length: int | None = None, seed: int = 0, classes: int = 5) -> keras.Model:
+    """Embedding(mask_zero) -> Conv1D(2, "same", no bias, ReLU) -> GlobalMaxPooling1D -> Dense(classes).
 
     Built like the shipped CNN, so padding cannot change the logits (the
     padding row of the embedding is 0 and the convolution has no bias).
@@ -47,7 +47,7 @@ def token_model(vocab_size: int, length: int | None = None, seed: int = 0) -> ke
     x = L.Conv1D(6, 2, padding="same", use_bias=False, activation="relu",
                  name="bigram_conv")(x)  # the shipped CNN's name: models.load silences Keras' mask notice
     x = L.GlobalMaxPooling1D(name="pool")(x)
-    logits = L.Dense(5, name="logits")(x)
+    logits = L.Dense(classes, name="logits")(x)
     return _randomize(keras.Model(ids, logits, name="tiny_cnn"), seed)
 
 
@@ -86,3 +86,10 @@ def tiny(model_files):
     from keras_text_lrp import models
 
     return models.load(model_files["tiny"])
+
+
+@pytest.fixture(scope="session")
+def three_class_file(tmp_path_factory, vocab) -> Path:
+    """A saved ``tiny`` model with 3 classes (``three.keras`` and ``three.vocab.json``)."""
+    folder = tmp_path_factory.mktemp("three")
+    return _save(folder, "three", token_model(len(vocab), seed=2, classes=3), vocab)
