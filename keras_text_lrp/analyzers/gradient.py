@@ -146,6 +146,11 @@ class IntegratedGradients(Gradient):
     method : str
         ``"riemann_trapezoid"`` (default), ``"riemann_left"`` (iNNvestigate's
         scheme), ``"riemann_right"``, ``"riemann_middle"``, ``"gausslegendre"``.
+    path_batch_size : int, optional
+        How many path points go through the model together: the nodes are
+        taken in equal chunks of at most this many, one chunk per step of a
+        compiled loop, so that memory holds ``path_batch_size`` copies of the
+        batch instead of all ``steps + 1``. Default: all at once.
     """
 
     METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
@@ -156,13 +161,23 @@ class IntegratedGradients(Gradient):
         reference_inputs: Any = 0.0,
         steps: int = 64,
         method: str = "riemann_trapezoid",
+        path_batch_size: int | None = None,
         **kwargs: Any,
     ):
         if not isinstance(steps, (int, np.integer)) or steps < 1:
             raise InvalidArgumentError(f"steps must be a positive int, got {steps!r}.")
+        if path_batch_size is not None and (
+            not isinstance(path_batch_size, (int, np.integer)) or isinstance(path_batch_size, bool)
+            or path_batch_size < 1
+        ):
+            raise InvalidArgumentError(
+                f"path_batch_size must be a positive int or None (all path points at once), got "
+                f"{path_batch_size!r}."
+            )
         self.steps = int(steps)
         self.method = method
-        self._alphas, self._weights = path_nodes(self.steps, method)
+        self.path_batch_size = None if path_batch_size is None else int(path_batch_size)
+        self._alphas, self._weights = _chunked(*path_nodes(self.steps, method), self.path_batch_size)
         self.reference_inputs = reference_inputs
         super().__init__(model, **kwargs)
         self._references = self._prepare_references(reference_inputs)
@@ -203,24 +218,47 @@ class IntegratedGradients(Gradient):
 
     def _explain(self, points, masks, selection, extra):
         index = self._clean_selection(points, masks, selection)
-        k = len(self._alphas)
+        diffs = [p - ops.cast(r, p.dtype) for p, r in zip(points, extra["reference"])]
         alphas = ops.convert_to_tensor(self._alphas.astype("float32"))
         weights = ops.convert_to_tensor(self._weights.astype("float32"))
-        paths, diffs = [], []
-        for p, r in zip(points, extra["reference"]):
-            d = p - ops.cast(r, p.dtype)
-            shape = (k,) + (1,) * len(p.shape)
-            path = ops.expand_dims(p - d, 0) + ops.reshape(alphas, shape) * ops.expand_dims(d, 0)
-            paths.append(ops.reshape(path, (-1,) + tuple(ops.shape(p)[1:])))
-            diffs.append(d)
+        k = self._alphas.shape[1]  # path points per chunk
         path_masks = [None if m is None else ops.tile(m, [k] + [1] * (len(m.shape) - 1)) for m in masks]
-        grads = self._gradients(paths, path_masks, ops.tile(index, [k]))
-        out = []
-        for g, d in zip(grads, diffs):
-            g = ops.reshape(g, (k, -1) + tuple(ops.shape(d)[1:]))
-            avg = ops.tensordot(weights, g, axes=1)
-            out.append(self._post(d * avg))
-        return out
+        path_index = ops.tile(index, [k])
+
+        def integrate(chunk, total):
+            """``total + sum_k w_k dy/dx(x' + a_k (x - x'))`` over one chunk of nodes."""
+            a, w = alphas[chunk], weights[chunk]
+            paths = []
+            for p, d in zip(points, diffs):
+                shape = (k,) + (1,) * len(p.shape)
+                path = ops.expand_dims(p - d, 0) + ops.reshape(a, shape) * ops.expand_dims(d, 0)
+                paths.append(ops.reshape(path, (-1,) + tuple(ops.shape(p)[1:])))
+            grads = self._gradients(paths, path_masks, path_index)
+            return [
+                t + ops.tensordot(w, ops.reshape(g, (k, -1) + tuple(ops.shape(d)[1:])), axes=1)
+                for t, g, d in zip(total, grads, diffs)
+            ]
+
+        total = [ops.zeros_like(d) for d in diffs]
+        if self._alphas.shape[0] == 1:
+            total = integrate(0, total)
+        else:
+            total = ops.fori_loop(0, self._alphas.shape[0], integrate, total)
+        return [self._post(d * t) for d, t in zip(diffs, total)]
+
+
+def _chunked(alphas: np.ndarray, weights: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights as ``(chunks, k)`` arrays of equal chunks of at most ``size``.
+
+    The last chunk is filled up with nodes of weight 0 (at most ``chunks - 1``
+    extra gradient evaluations).
+    """
+    n = 1 if size is None else -(-len(alphas) // size)
+    k = -(-len(alphas) // n)
+    fill = n * k - len(alphas)
+    alphas = np.concatenate([alphas, np.zeros(fill)])
+    weights = np.concatenate([weights, np.zeros(fill)])
+    return alphas.reshape(n, k), weights.reshape(n, k)
 
 
 class SmoothGrad(Gradient):

@@ -142,6 +142,21 @@ def test_integrated_gradients_methods(method, ktl):
                                             method=method))
 
 
+@pytest.mark.parametrize("method", ["riemann_left", "gausslegendre"])
+def test_integrated_gradients_in_chunks_of_path_points(method, ktl):
+    model, graph = cached_case("conv1d_valid")
+    x = case_input("conv1d_valid", batch=3)
+    an = ktl.create_analyzer("integrated_gradients", model, steps=10, method=method, path_batch_size=4)
+    assert_close(an.analyze(x), ref.analyze(graph, "integrated_gradients", x, steps=10, method=method))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "8"])
+def test_integrated_gradients_path_batch_size_must_be_positive(bad, ktl):
+    model, _ = cached_case("dense")
+    with pytest.raises(ktl.InvalidArgumentError, match="path_batch_size must be a positive int"):
+        ktl.create_analyzer("integrated_gradients", model, path_batch_size=bad)
+
+
 def test_integrated_gradients_defaults_are_trapezoid_64_zero_reference(ktl):
     model, graph = cached_case("dense")
     x = case_input("dense", batch=2)

@@ -164,15 +164,18 @@ def test_mask_zero_padded_positions_exactly_zero(kind, variant, ktl):
         assert_close(got, expected)
 
 
-def test_mask_zero_gap_integrated_gradients(ktl):
+@pytest.mark.parametrize("path_batch_size", [None, 1, 3, 4])
+def test_mask_zero_gap_integrated_gradients(path_batch_size, ktl):
     """Masked average pooling ignores padded positions, so interpolating them or
-    not does not matter: the unmasked positions equal the reference."""
+    not does not matter: the unmasked positions equal the reference, whether
+    the 7 path points go through the model at once or in chunks (1, 3 and 4:
+    7 chunks; 3 of 3 with two zero-weight nodes; 2 of 4 with one)."""
     model, emb, rest = token_model("gap", mask_zero=True)
     ids = _ids(5, pad_tail=[1, 0, 3])
     kw = {"steps": 6, "method": "riemann_trapezoid"}
-    got = ktl.create_analyzer("integrated_gradients", model, **kw).analyze(ids)
+    an = ktl.create_analyzer("integrated_gradients", model, path_batch_size=path_batch_size, **kw)
     expected, _, _ = ref_token("gap", model, emb, rest, ids, "integrated_gradients", **kw)
-    assert_close(got, expected)
+    assert_close(an.analyze(ids), expected)
 
 
 def test_mask_zero_smoothgrad_and_all_mode(ktl):

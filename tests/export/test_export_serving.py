@@ -35,7 +35,7 @@ import keras_text_lrp as ktl
 from keras_text_lrp.errors import InvalidArgumentError, InvalidModelError
 
 ATOL = 1e-5
-CNN_METHODS = {"lrp.epsilon": {}, "integrated_gradients": {"steps": 8},
+CNN_METHODS = {"lrp.epsilon": {}, "integrated_gradients": {"steps": 8, "path_batch_size": 4},
                "smoothgrad": {"augment_by_n": 4, "noise_scale": 0.1, "seed": 7}}
 CNN_TEXTS = [
     "A gorgeous, witty movie -- I cannot say it's bad!",
