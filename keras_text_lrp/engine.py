@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras
+from keras import layers as kl
 from keras import ops
 
 from keras_text_lrp import backend, layers
@@ -56,6 +57,9 @@ class StepContext:
         The activation applied to ``z`` (``None`` for the identity).
     activation_name : str or None
         Its name (``"relu"``, ``"tanh"``, ...).
+    nonnegative : list of bool
+        Per input: whether it is >= 0 by construction (a ReLU output, maybe
+        pooled, reshaped or dropped out), so a rule may skip its negative part.
     """
 
     step: Step
@@ -67,6 +71,7 @@ class StepContext:
     activation: Any = None
     activation_name: str | None = None
     extra: dict = field(default_factory=dict)
+    nonnegative: list = field(default_factory=list)
 
     @property
     def layer(self) -> Any:
@@ -159,6 +164,34 @@ def _activation_name(fn: Any, layer: Any) -> str | None:
     return getattr(fn, "__name__", None)
 
 
+# Layers whose output is >= 0 wherever all their inputs are (in inference mode).
+_SIGN_KEEPING = (kl.Dropout, kl.Flatten, kl.Reshape, kl.Permute) + tuple(
+    getattr(kl, f"{kind}Pooling{rank}D")
+    for kind in ("Max", "Average", "GlobalMax", "GlobalAverage")
+    for rank in (1, 2, 3)
+)
+
+
+def _nonnegative_outputs(step: Step, ctx: StepContext) -> list:
+    """The outputs of ``step`` that are >= 0 by construction, whatever the values.
+
+    Exact, so rules may rely on it: the output of a plain ReLU (a linear layer
+    whose activation is ``keras.activations.relu``, an ``Activation("relu")``,
+    a ``ReLU()`` without slope, cap or threshold), and of a sign-keeping layer
+    (dropout, reshapes, pooling) whose inputs are all such outputs.
+    """
+    if step.layer is None:  # an identity step: outputs[i] is inputs[i]
+        return [k for k, known in zip(step.outputs, ctx.nonnegative) if known]
+    layer, relu_fn = step.layer, keras.activations.relu
+    relu = ctx.activation is relu_fn or (
+        ctx.activation_name == "relu"  # an activation layer; "relu" only for a plain ReLU()
+        and (isinstance(layer, kl.ReLU) or getattr(layer, "activation", None) is relu_fn)
+    )
+    if relu or (isinstance(layer, _SIGN_KEEPING) and ctx.nonnegative and all(ctx.nonnegative)):
+        return list(step.outputs)
+    return []
+
+
 class Engine:
     """The forward and backward passes of one model.
 
@@ -232,6 +265,7 @@ class Engine:
         values = dict(zip(self.points, points))
         mask_of = dict(zip(self.points, masks))
         contexts = {}
+        nonnegative: set = set()
         embedding_steps = set(self.embeddings.values())
         for step in self.graph.steps:
             if step in embedding_steps:
@@ -239,6 +273,8 @@ class Engine:
             xs = [values[k] for k in step.inputs]
             ms = [mask_of.get(k) for k in step.inputs]
             ctx = self._call(step, xs, ms, composite)
+            ctx.nonnegative = [k in nonnegative for k in step.inputs]
+            nonnegative.update(_nonnegative_outputs(step, ctx))
             contexts[step] = ctx
             for k, y, m in zip(step.outputs, ctx.ys, step.output_masks(xs, ms)):
                 values[k] = y
