@@ -46,6 +46,9 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], lis
 
     import tensorflow as tf
 
+    # One tensor passed in two slots (``Add()([x, x])``, a Dropout that returns its input) must
+    # give each slot its own cotangent; the tape would give each the sum of both.
+    primals = tuple(tf.identity(p) for p in primals)
     with tf.GradientTape(persistent=True) as tape:
         for p in primals:
             tape.watch(p)

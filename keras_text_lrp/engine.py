@@ -1,15 +1,24 @@
 """Forward and backward passes over a flattened model graph.
 
-The forward pass calls every layer once, in topological order, and keeps
-what the rules need: each call's inputs, outputs and masks, and for linear
-layers the linear form and the pre-activation. The backward pass visits the
-calls in reverse order and asks the analyzer's :class:`Composite` for the rule
-of each; relevances reaching a tensor from several consumers are summed.
+The graph is ops-level: layer calls, nested models, the operations Keras
+records in functional graphs (``x + y``, ``ops.mean``) and the inside of custom
+layers (traced) are all steps. The forward pass calls every step once, in
+topological order, and keeps what the rules need: each call's inputs, outputs
+and masks, and for linear layers the linear form and the pre-activation. The
+backward pass visits the calls in reverse order and asks the analyzer's
+:class:`Composite` for the rule of each; relevances reaching a tensor are
+summed over every argument slot of every call that reads it.
 
-Models that start with an ``Embedding`` are analysed at the Embedding's
-output: :meth:`Engine.embed` turns token ids into these *analysis points* and
-the forward pass starts from them, so integrated gradients and SmoothGrad can
+Token models are analysed at the output of the Embedding that the token ids
+reach, wherever it sits: behind a ``TextVectorization`` layer (run before the
+analysis, :meth:`Engine.vectorize`), inside a nested model, behind casts.
+:meth:`Engine.embed` turns token ids into these *analysis points* and the
+forward pass starts from them, so integrated gradients and SmoothGrad can
 move the points and the backward pass ends there.
+
+A final softmax or sigmoid of the explained output (in the last layer, a
+separate activation, or a nested model) is recognised by
+:meth:`Engine.strip_head`: the analysis then explains its pre-activation.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from keras_text_lrp.rules.activation import ActivationGradient
 from keras_text_lrp.rules.base import PassThrough, Route
 from keras_text_lrp.rules.linear import LinearForm, LinearGradient
 from keras_text_lrp.rules.merge import Proportional
+from keras_text_lrp.rules.ops import Product
 from keras_text_lrp.rules.pooling import WinnerTakesAll
 
 __all__ = ["Engine", "StepContext", "Composite", "GRADIENT"]
@@ -124,6 +134,15 @@ class Composite:
         place of a recurrent layer's call (``None`` from it: call the layer),
         so that its rule reuses the states (``ctx.extra``) instead of
         recomputing them.
+    product : rule
+        For products of two activations (``x * y``, ``ops.matmul(a, b)``).
+    opaque : rule or None
+        For steps without an LRP rule (Keras layers such as
+        ``MultiHeadAttention``, unknown operations, untraceable custom
+        layers); ``None`` refuses them (the LRP family).
+    custom : rule or None
+        For layers registered with a callable rule; ``None`` applies the
+        user's rule.
     """
 
     linear: Any
@@ -133,6 +152,9 @@ class Composite:
     route: Any = field(default_factory=Route)
     recurrent: Any = None
     recurrent_forward: Any = None
+    product: Any = field(default_factory=Product)
+    opaque: Any = None
+    custom: Any = None
 
     def linear_rule(self, layer: Any) -> Any:
         return self.linear(layer) if _is_factory(self.linear) else self.linear
@@ -143,7 +165,11 @@ class Composite:
         if kind == "recurrent":
             return self.route if self.recurrent is None else self.recurrent(layer)
         if kind == "custom":
-            return layers.custom_rule(layer)
+            return layers.custom_rule(layer) if self.custom is None else self.custom
+        if kind == "opaque":
+            if self.opaque is None:
+                raise layers.unsupported(layer)
+            return self.opaque
         return getattr(self, kind)
 
 
@@ -151,9 +177,11 @@ def _is_factory(obj: Any) -> bool:
     return isinstance(obj, type(lambda: 0))
 
 
-#: The gradient: every layer by its vector-Jacobian product.
+#: The gradient: every step by its vector-Jacobian product (so the gradient
+#: family equals the backend's autodiff, and needs no registered rule).
 GRADIENT = Composite(
-    linear=LinearGradient(), activation=ActivationGradient(), max=Route(), proportional=Route()
+    linear=LinearGradient(), activation=ActivationGradient(), max=Route(), proportional=Route(),
+    product=Route(), opaque=Route(), custom=Route(),
 )
 
 
@@ -192,69 +220,243 @@ def _nonnegative_outputs(step: Step, ctx: StepContext) -> list:
     return []
 
 
+# Operations that carry token ids unchanged on their way to an Embedding.
+_ID_OPS = ("Cast", "ConvertToTensor", "Reshape", "ExpandDims", "Squeeze", "Copy")
+
+# Final activations that squash logits into probabilities.
+SQUASHING = ("softmax", "sigmoid", "log_softmax")
+_SQUASHING_OPS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": "log_softmax"}
+
+
+@dataclass(eq=False)
+class TokenInput:
+    """How one model input reaches its analysis point.
+
+    Attributes
+    ----------
+    embedding : Step
+        The Embedding call whose output is the analysis point.
+    id_key : key
+        The tensor of token ids the compiled analysis starts from: the model
+        input, or the output of its ``TextVectorization``.
+    text_steps : list of Step
+        The string preprocessing from the model input to ``id_key`` (run
+        eagerly by :meth:`Engine.vectorize`); empty for a token-id input.
+    id_steps : list of Step
+        The steps from ``id_key`` to the Embedding's input (casts, nested-model
+        joins), run inside the analysis.
+    """
+
+    embedding: Step
+    id_key: Any
+    text_steps: list
+    id_steps: list
+
+    @property
+    def vectorizer(self) -> Any:
+        """The ``TextVectorization`` layer, or ``None``."""
+        return next((s.layer for s in self.text_steps if s.layer is not None), None)
+
+
+def _float_tensors(step: Step) -> int:
+    if step.layer is None or step._node is None:
+        return len(step.inputs)
+    return sum("float" in str(kt.dtype) for kt in step.keras_tensors)
+
+
 class Engine:
     """The forward and backward passes of one model.
 
     Parameters
     ----------
     model : keras.Model
-        A Functional or Sequential model (nested models allowed).
+        A Functional or Sequential model (nested models, operations and
+        traceable custom layers allowed).
 
     Raises
     ------
-    UnsupportedLayerError
-        If a layer has no rule (the message says how to register one).
+    InvalidModelError
+        If token ids reach an Embedding and other layers, or strings reach
+        anything but a ``TextVectorization``.
     """
 
     def __init__(self, model: keras.Model):
         self.model = model
-        self.graph: Graph = trace(model)
-        self.kinds = {s: layers.kind_of(s.layer) for s in self.graph.steps if s.layer is not None}
-        self.embeddings, self.points = self._analysis_points()
+        self.graph: Graph = trace(model, inline=layers.should_inline)
+        self.kinds = {
+            s: layers.kind_of_step(s.layer, _float_tensors(s))
+            for s in self.graph.steps
+            if s.layer is not None
+        }
+        self.tokens: dict[int, TokenInput] = self._token_inputs()
+        self.embeddings = {i: t.embedding for i, t in self.tokens.items()}
+        self.points = [
+            self.tokens[i].embedding.outputs[0] if i in self.tokens else key
+            for i, key in enumerate(self.graph.inputs)
+        ]
+        self._prefix = {s for t in self.tokens.values() for s in (*t.text_steps, *t.id_steps, t.embedding)}
+        self.stripped: dict = {}
+        self._check_placement()
 
-    def _analysis_points(self) -> tuple[dict, list]:
+    # -- analysis points ----------------------------------------------------
+    def _is_id_step(self, step: Step) -> bool:
+        if step.layer is None:
+            return True
+        if self.kinds.get(step) == "text":
+            return True
+        return type(step.layer).__name__ in _ID_OPS and layers.kind_of_step(step.layer, 0) == "route"
+
+    def _token_inputs(self) -> dict:
         consumers = self.graph.consumers()
-        embeddings: dict = {}
-        points = []
+        out = {}
         for i, key in enumerate(self.graph.inputs):
-            readers = consumers.get(key, [])
-            embeds = [s for s in readers if self.kinds.get(s) == "embedding"]
-            if embeds and len(readers) > 1:
+            chain, embeds, others, frontier = [], [], [], [key]
+            while frontier:
+                k = frontier.pop()
+                for step in consumers.get(k, []):
+                    if self.kinds.get(step) == "embedding":
+                        embeds.append(step)
+                    elif self._is_id_step(step):
+                        if step not in chain:
+                            chain.append(step)
+                            frontier.extend(step.outputs)
+                    else:
+                        others.append(step)
+            text = [s for s in chain if self.kinds.get(s) == "text"]
+            name = self.model.inputs[i].name
+            if "string" in str(self.model.inputs[i].dtype) and not text:
                 raise InvalidModelError(
-                    f"model input {i} feeds an Embedding and other layers; keras_text_lrp analyses "
-                    "token models at the Embedding output, so the token ids must go to one Embedding only."
+                    f"model input {i} ({name!r}) takes strings but does not feed a TextVectorization "
+                    "layer; keras_text_lrp explains string models through their TextVectorization."
                 )
-            if embeds:
-                embeddings[i] = embeds[0]
-                points.append(embeds[0].outputs[0])
-            else:
-                points.append(key)
-        placed = set(embeddings.values())
+            if not embeds:
+                if text:
+                    raise InvalidModelError(
+                        f"TextVectorization {text[0].layer.name!r} does not feed an Embedding; only "
+                        "output_mode='int' token ids into an Embedding can be explained word by word."
+                    )
+                continue
+            if others or len(embeds) > 1:
+                what = [s.name for s in others] + [s.name for s in embeds[1:]]
+                raise InvalidModelError(
+                    f"model input {i} ({name!r}) feeds Embedding {embeds[0].name!r} and also "
+                    f"{', '.join(map(repr, what))}; keras_text_lrp analyses token models at the Embedding "
+                    "output, so the token ids must reach one Embedding only."
+                )
+            out[i] = self._token_input(key, embeds[0], chain, text)
+        return out
+
+    def _token_input(self, key: Any, embedding: Step, chain: list, text: list) -> TokenInput:
+        order = {s: n for n, s in enumerate(self.graph.steps)}
+        chain = sorted(chain, key=order.__getitem__)
+        if not text:
+            return TokenInput(embedding, key, [], chain)
+        if len(text) > 1:
+            raise InvalidModelError(
+                f"the model's string input goes through {len(text)} TextVectorization layers; "
+                "one is supported."
+            )
+        tv = text[0].layer
+        if getattr(tv, "_output_mode", "int") != "int" or getattr(tv, "_ngrams", None):
+            raise InvalidModelError(
+                f"TextVectorization {tv.name!r} has output_mode={tv._output_mode!r}"
+                f"{', ngrams=' + repr(tv._ngrams) if getattr(tv, '_ngrams', None) else ''}; only "
+                "output_mode='int' without ngrams (one token id per word, into an Embedding) can be "
+                "explained word by word."
+            )
+        cut = chain.index(text[0]) + 1
+        return TokenInput(embedding, text[0].outputs[0], chain[:cut], chain[cut:])
+
+    def _check_placement(self) -> None:
+        placed = set(self.embeddings.values())
         for step, kind in self.kinds.items():
             if kind == "embedding" and step not in placed:
                 raise InvalidModelError(
-                    f"Embedding layer {step.name!r} does not read a model input directly; "
-                    "keras_text_lrp analyses token models at an Embedding fed by a model input."
+                    f"Embedding layer {step.name!r} does not read the model's token ids (through casts, "
+                    "nested models or a TextVectorization); keras_text_lrp analyses token models at an "
+                    "Embedding fed by a model input."
                 )
-        return embeddings, points
 
     def token_inputs(self) -> dict:
         """Map input position -> its Embedding layer, for token-id inputs."""
         return {i: s.layer for i, s in self.embeddings.items()}
 
+    def text_inputs(self) -> dict:
+        """Map input position -> its ``TextVectorization`` layer, for string inputs."""
+        return {i: t.vectorizer for i, t in self.tokens.items() if t.text_steps}
+
+    def vectorize(self, i: int, raw: Any) -> Any:
+        """The token ids the model's own preprocessing makes of input ``i`` (eager)."""
+        token = self.tokens[i]
+        values = {self.graph.inputs[i]: raw}
+        for step in token.text_steps:
+            for k, y in zip(step.outputs, step.call([values[k] for k in step.inputs])):
+                values[k] = y
+        return values[token.id_key]
+
     def embed(self, inputs: list) -> tuple[list, list]:
-        """The analysis points (embedding outputs or the inputs) and their masks."""
+        """The analysis points (embedding outputs or the inputs) and their masks.
+
+        ``inputs`` holds, per model input, the token ids (after any
+        ``TextVectorization``) or the float values.
+        """
         points, masks = [], []
         for i, x in enumerate(inputs):
-            step = self.embeddings.get(i)
-            if step is None:
+            token = self.tokens.get(i)
+            if token is None:
                 points.append(x)
                 masks.append(None)
-            else:
-                points.append(step.call([x])[0])
-                masks.append(step.output_masks([x], [None])[0])
+                continue
+            values = {token.id_key: x}
+            for step in token.id_steps:
+                for k, y in zip(step.outputs, step.call([values[k] for k in step.inputs])):
+                    values[k] = y
+            ids = values[token.embedding.inputs[0]]
+            points.append(token.embedding.call([ids])[0])
+            masks.append(token.embedding.output_masks([ids], [None])[0])
         return points, masks
 
+    # -- the explained output -------------------------------------------------
+    def producer(self, key: Any) -> tuple[Step | None, Any]:
+        """The step that computes ``key`` (through nested-model joins) and its output key there."""
+        made = {k: s for s in self.graph.steps for k in s.outputs}
+        step = made.get(key)
+        while step is not None and step.layer is None and len(step.inputs) == len(step.outputs):
+            key = step.inputs[step.outputs.index(key)]
+            step = made.get(key)
+        return step, key
+
+    def strip_head(self, key: Any) -> str | None:
+        """Recognise a squashing activation (softmax, sigmoid) that makes output ``key``.
+
+        The step is marked so that the forward pass stops before the
+        activation, and the analysis explains the pre-activation logits.
+        Returns the activation's name, or ``None`` when the output is not
+        squashed.
+        """
+        step, inner = self.producer(key)
+        if step is None or step.layer is None:
+            return None
+        layer, kind = step.layer, self.kinds.get(step)
+        name = None
+        if kind == "linear":
+            form = layers.form_of(layer, len(step.keras_tensors[0].shape))
+            name = getattr(form.activation, "__name__", None)
+        elif isinstance(layer, kl.Softmax):
+            name = "softmax"
+        elif isinstance(layer, kl.Activation):
+            name = getattr(layer.activation, "__name__", None)
+        else:
+            name = _SQUASHING_OPS.get(type(layer).__name__) if not isinstance(layer, kl.Layer) else None
+        if name not in SQUASHING:
+            return None
+        # Only when nothing else reads the squashed values.
+        if any(s.layer is not None for s in self.graph.consumers().get(inner, [])):
+            return None
+        self.stripped[step] = name
+        return name
+
+    # -- the passes -----------------------------------------------------------
     def forward(self, points: list, masks: list, composite: Composite | None = None) -> dict:
         """Run the model from the analysis points; return every step's context.
 
@@ -266,9 +468,8 @@ class Engine:
         mask_of = dict(zip(self.points, masks))
         contexts = {}
         nonnegative: set = set()
-        embedding_steps = set(self.embeddings.values())
         for step in self.graph.steps:
-            if step in embedding_steps:
+            if step in self._prefix:
                 continue
             xs = [values[k] for k in step.inputs]
             ms = [mask_of.get(k) for k in step.inputs]
@@ -276,7 +477,8 @@ class Engine:
             ctx.nonnegative = [k in nonnegative for k in step.inputs]
             nonnegative.update(_nonnegative_outputs(step, ctx))
             contexts[step] = ctx
-            for k, y, m in zip(step.outputs, ctx.ys, step.output_masks(xs, ms)):
+            out_masks = ms[:1] * len(step.outputs) if step in self.stripped else step.output_masks(xs, ms)
+            for k, y, m in zip(step.outputs, ctx.ys, out_masks):
                 values[k] = y
                 mask_of[k] = m
         return {"values": values, "masks": mask_of, "steps": contexts}
@@ -289,19 +491,25 @@ class Engine:
                 return StepContext(step, xs, list(done[0]), ms, extra=dict(done[1]))
         if kind == "linear":
             form = layers.form_of(step.layer, len(xs[0].shape))
+            activation = None if step in self.stripped else form.activation
             z = form.z(xs[0])
-            y = z if form.activation is None else form.activation(z)
+            y = z if activation is None else activation(z)
             return StepContext(
-                step, xs, [y], ms, form=form, z=z, activation=form.activation,
-                activation_name=_activation_name(form.activation, step.layer),
+                step, xs, [y], ms, form=form, z=z, activation=activation,
+                activation_name=_activation_name(activation, step.layer),
             )
+        if step in self.stripped:  # a separate squashing activation: the identity here
+            return StepContext(step, xs, list(xs[:1]), ms)
         ys = step.call(xs, ms)
         if kind == "activation":
             fn = getattr(step.layer, "activation", None)
+            name = _activation_name(fn, step.layer)
+            if not isinstance(step.layer, kl.Layer):  # an operation: ops.relu, ops.tanh, ...
+                name = "relu" if type(step.layer).__name__ == "Relu" else type(step.layer).__name__.lower()
             return StepContext(
                 step, xs, ys, ms, z=xs[0],
                 activation=lambda t: step.call([t], ms)[0],
-                activation_name=_activation_name(fn, step.layer),
+                activation_name=name,
             )
         return StepContext(step, xs, ys, ms)
 
@@ -311,13 +519,15 @@ class Engine:
         identity = PassThrough()
         steps = record["steps"]
         for step in reversed(self.graph.steps):
-            if step.layer is not None and step not in steps:
-                continue  # an Embedding: its output is an analysis point
+            if step in self._prefix:
+                continue  # preprocessing and Embeddings: their outputs are analysis points
             rs = [relevance.pop(k, None) for k in step.outputs]
             if all(r is None for r in rs):
                 continue
             if step.layer is None:
                 out = rs if len(rs) == len(step.inputs) else identity(None, rs)
+            elif step in self.stripped and self.kinds.get(step) != "linear":
+                out = rs[:1]
             else:
                 out = self._rule(step, steps[step], rs, composite)
             for k, r in zip(step.inputs, out):
@@ -336,3 +546,13 @@ class Engine:
         rs = [ops.zeros_like(y) if r is None else r for r, y in zip(rs, ctx.ys)]
         return composite.rule(kind, step.layer)(ctx, rs)
 
+    def opaque_steps(self, key: Any) -> list:
+        """The steps without an LRP rule that the tensor ``key`` depends on."""
+        live, found = {key}, []
+        for step in reversed(self.graph.steps):
+            if step in self._prefix or not any(k in live for k in step.outputs):
+                continue
+            if step.layer is not None and self.kinds.get(step) == "opaque":
+                found.append(step)
+            live.update(step.inputs)
+        return found[::-1]

@@ -18,6 +18,9 @@ them to the layers (``Step.call``).
 from __future__ import annotations
 
 import inspect
+import traceback
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,11 +78,15 @@ class Step:
         return index.get(id(first))
 
     def call(self, xs: list, masks: list | None = None) -> list:
-        """Call the layer on the values ``xs`` of its inputs, in inference mode."""
+        """Call the layer on the values ``xs`` of its inputs, in inference mode.
+
+        ``xs`` fills the call's tensor arguments slot by slot, so a call that
+        reads one tensor twice (``Add()([x, x])``) gets each slot's own value:
+        a vector-Jacobian product then gives each slot its own share.
+        """
         if self.layer is None:
             return list(xs)
-        kts = self.keras_tensors
-        args, kwargs = self._node.arguments.fill_in({id(kt): x for kt, x in zip(kts, xs)})
+        args, kwargs = self._filled(xs)
         params = _call_parameters(self.layer)
         if "training" in params:
             kwargs["training"] = False
@@ -89,6 +96,22 @@ class Step:
                 kwargs["mask"] = mask
         out = self.layer(*args, **kwargs)
         return list(keras.tree.flatten(out))
+
+    def _filled(self, xs: list) -> tuple:
+        """The node's ``(args, kwargs)`` with its tensor slots filled from ``xs`` in order.
+
+        Mask arguments (left out of the step's inputs) become ``None``; the
+        engine hands the layer its masks itself.
+        """
+        arguments = self._node.arguments
+        masks = _mask_ids(self._node) if self._kts is not None else set()
+        flat = keras.tree.flatten((arguments.args, arguments.kwargs))
+        values = iter(xs)
+        filled = [
+            (None if id(a) in masks else next(values)) if isinstance(a, keras.KerasTensor) else a
+            for a in flat
+        ]
+        return keras.tree.pack_sequence_as((arguments.args, arguments.kwargs), filled)
 
     def structure_masks(self, masks: list) -> Any:
         """The masks of the first positional argument, shaped like it."""
@@ -133,6 +156,8 @@ class Graph:
     inputs: list
     outputs: list
     steps: list
+    #: layer -> why its ``call`` could not be traced (it stays one opaque step).
+    untraced: dict = field(default_factory=dict)
 
     def consumers(self) -> dict:
         """Map each tensor key to the steps that read it."""
@@ -143,8 +168,18 @@ class Graph:
         return out
 
 
-def trace(model: keras.Model) -> Graph:
+def trace(model: keras.Model, inline: Callable[[Any], bool] | None = None) -> Graph:
     """Flatten ``model`` into a :class:`Graph`.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A Functional or Sequential model (nested models are inlined).
+    inline : callable, optional
+        ``inline(layer) -> bool``: whether a layer call should be opened up by
+        tracing the layer's ``call`` symbolically (custom layers built from
+        Keras layers and ``keras.ops``). A layer whose ``call`` cannot be
+        traced stays one step; :attr:`Graph.untraced` says why.
 
     Raises
     ------
@@ -152,10 +187,9 @@ def trace(model: keras.Model) -> Graph:
         If the model is subclassed (it has no graph to walk) or not built.
     """
     functional = _functional_of(model)
-    steps: list[Step] = []
-    inputs = [(id(t),) for t in functional.inputs]
-    outputs = _walk(functional, (), steps)
-    return Graph(model=model, inputs=inputs, outputs=outputs, steps=steps)
+    graph = Graph(model=model, inputs=[(id(t),) for t in functional.inputs], outputs=[], steps=[])
+    graph.outputs = _walk(functional, (), graph, inline or (lambda layer: False))
+    return graph
 
 
 def _functional_of(model: Any) -> Any:
@@ -187,8 +221,9 @@ def _mask_ids(node: Any) -> set:
     return out
 
 
-def _walk(functional: Any, path: tuple, steps: list) -> list:
-    """Append the steps of ``functional`` under ``path``; return its output keys."""
+def _walk(functional: Any, path: tuple, graph: Graph, inline: Callable[[Any], bool]) -> list:
+    """Append the steps of ``functional`` under ``path`` to ``graph``; return its output keys."""
+    steps = graph.steps
     by_depth = functional._nodes_by_depth
     # From the outputs back: keep the nodes whose outputs are needed other than as masks.
     needed = {id(t) for t in functional.outputs}
@@ -210,16 +245,72 @@ def _walk(functional: Any, path: tuple, steps: list) -> list:
             kts = kept[id(node)]
             in_keys = [path + (id(kt),) for kt in kts]
             out_keys = [path + (id(kt),) for kt in node.outputs]
+            inner = None
             if _is_graph_model(op):
                 inner = _functional_of(op)
+            elif isinstance(op, keras.layers.Layer) and inline(op):
+                inner = _traced(op, node, kts, graph)
+            if inner is not None:
                 sub = path + (id(node),)
                 steps.append(Step(None, in_keys, [sub + (id(t),) for t in inner.inputs]))
-                inner_out = _walk(inner, sub, steps)
+                inner_out = _walk(inner, sub, graph, inline)
                 steps.append(Step(None, inner_out, out_keys))
             else:
                 full = len(kts) == len(node.arguments.keras_tensors)
                 steps.append(Step(op, in_keys, out_keys, node, None if full else kts))
     return [path + (id(t),) for t in functional.outputs]
+
+
+# layer -> {input signature: traced functional}; traced once per layer and input signature.
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced(layer: Any, node: Any, kts: list, graph: Graph) -> Any:
+    """``layer.call`` traced on fresh symbolic inputs, as a functional model (or ``None``).
+
+    The sublayers and ``keras.ops`` calls of ``call`` are recorded as graph
+    nodes, so each gets its own rule. ``None`` when ``call`` does not trace
+    (Python branching on values, non-Keras tensors, ...): the reason, with
+    the line of ``call`` that stopped it, goes to ``graph.untraced``.
+    """
+    signature = tuple((tuple(kt.shape), str(kt.dtype)) for kt in kts)
+    cache = _TRACED.setdefault(layer, {})
+    if signature not in cache:
+        cache[signature] = _trace_call(layer, node, kts)
+    inner = cache[signature]
+    if isinstance(inner, str):
+        graph.untraced[layer] = inner
+        return None
+    return inner
+
+
+def _trace_call(layer: Any, node: Any, kts: list) -> Any:
+    inputs = [keras.Input(batch_shape=tuple(kt.shape), dtype=kt.dtype) for kt in kts]
+    step = Step(layer, [], [], node, None if len(kts) == len(node.arguments.keras_tensors) else kts)
+    args, kwargs = step._filled(inputs)
+    if "training" in _call_parameters(layer):
+        kwargs["training"] = False
+    try:
+        outputs = layer.call(*args, **kwargs)
+        flat = keras.tree.flatten(outputs)
+        if not flat or not all(isinstance(t, keras.KerasTensor) for t in flat):
+            return "its call returns values that do not depend on its inputs through Keras operations"
+        return keras.Model(inputs, outputs if len(flat) > 1 else flat[0], name=f"{layer.name}_traced")
+    except Exception as err:  # noqa: BLE001 - any failure means "cannot be traced"; say where
+        return f"{_where(err, layer)}{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+
+
+def _where(err: BaseException, layer: Any) -> str:
+    """``"line N of MyLayer.call (`source`): "`` for the deepest frame in the layer's own code."""
+    try:
+        source = inspect.getsourcefile(type(layer).call)
+    except TypeError:
+        return ""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == source]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"line {f.lineno} of {type(layer).__name__}.{f.name} (`{(f.line or '').strip()}`) raised "
 
 
 def _is_graph_model(op: Any) -> bool:

@@ -21,6 +21,22 @@ The kind decides which slot of an analyzer's rule mapping handles the layer:
     LSTM, GRU, SimpleRNN and Bidirectional.
 ``"custom"``
     a rule given by the user that every analyzer applies.
+``"product"``
+    a product of two activations (``x * y``, ``ops.matmul(q, k)``,
+    ``ops.einsum``): split between the factors (:class:`~keras_text_lrp.rules.ops.Product`).
+``"text"``
+    string preprocessing (``TextVectorization``): run before the analysis.
+``"opaque"``
+    no LRP rule (a Keras layer such as ``MultiHeadAttention``, an operation
+    such as ``ops.sort``, a custom layer whose ``call`` cannot be traced):
+    the gradient family differentiates it; the LRP family refuses it.
+
+Operations that Keras records in functional graphs (``x + y``,
+``ops.mean``, ``ops.reshape``, ...) are steps like layers, named by their
+operation class (:data:`OP_KINDS`); custom layers without a registered rule
+are opened up (:func:`should_inline`) so that their sublayers and operations
+get their own rules. The table is one way of naming rules on top of that
+one mechanism.
 """
 
 from __future__ import annotations
@@ -35,9 +51,15 @@ from keras_text_lrp.errors import InvalidArgumentError, UnsupportedLayerError
 from keras_text_lrp.rules.linear import LinearForm, linear_form
 from keras_text_lrp.rules.normalization import batch_normalization_form
 
-__all__ = ["register_rule", "register_linear", "kind_of", "form_of", "KINDS"]
+__all__ = [
+    "register_rule", "register_linear", "kind_of", "kind_of_step", "form_of", "should_inline", "unsupported",
+    "KINDS", "OP_KINDS",
+]
 
-KINDS = ("linear", "activation", "max", "proportional", "route", "embedding", "recurrent", "custom")
+KINDS = (
+    "linear", "activation", "max", "proportional", "route", "embedding", "recurrent", "custom", "product",
+    "text", "opaque",
+)
 
 _KIND: dict[type, str] = {}
 _FORM: dict[type, Callable[[Any, int], LinearForm]] = {}
@@ -95,7 +117,55 @@ _register("embedding", kl.Embedding)
 # RNN too, so that RNN(cell) gets the gradient family and a clear LRP error for non-standard cells.
 _register("recurrent", kl.LSTM, kl.GRU, kl.SimpleRNN, kl.RNN, kl.Bidirectional)
 
+_register("text", kl.TextVectorization)
+
 _NAMED_RULES = ("route", "proportional", "max", "pass")
+
+# Keras operations (keras.ops / operators recorded in functional graphs), by kind.
+_OPS = {
+    "route": {
+        "numpy": (
+            "Reshape", "Transpose", "Concatenate", "Take", "TakeAlongAxis", "GetItem", "ExpandDims",
+            "Squeeze", "Stack", "Split", "ArraySplit", "Hsplit", "Vsplit", "Tile", "Repeat", "Moveaxis",
+            "Swapaxes", "Flip", "Fliplr", "Flipud", "Roll", "Pad", "Ravel", "BroadcastTo", "Copy", "Where",
+            "Hstack", "Vstack", "Tril", "Triu", "Select",
+        ),
+        "core": ("Cast", "ConvertToTensor", "Slice", "Unstack", "StopGradient"),
+    },
+    "proportional": {"numpy": ("Add", "Subtract", "Mean", "Sum", "Average", "Negative", "Cumsum")},
+    # Linear in the one tensor they get (the other operand a constant or a weight); a product
+    # of two activations when both operands are tensors.
+    "linear_op": {"numpy": ("Multiply", "Matmul", "Einsum", "Dot", "Tensordot", "Inner", "Outer", "Vdot")},
+    # Linear in the numerator only.
+    "divide": {"numpy": ("Divide", "TrueDivide")},
+    "activation": {
+        "nn": (
+            "Relu", "Relu6", "Sigmoid", "Softplus", "Softsign", "Silu", "LeakyRelu", "HardSigmoid",
+            "HardSilu", "Elu", "Selu", "Gelu", "Celu", "HardTanh", "LogSigmoid",
+        ),
+        "numpy": ("Tanh",),
+    },
+    "max": {"numpy": ("Max", "Amax")},
+}
+
+
+def _op_classes() -> dict[type, str]:
+    from keras.src.ops import core, nn
+    from keras.src.ops import numpy as onp
+
+    modules = {"numpy": onp, "core": core, "nn": nn}
+    out = {}
+    for kind, groups in _OPS.items():
+        for module, names in groups.items():
+            for n in names:
+                cls = getattr(modules[module], n, None)
+                if cls is not None:
+                    out[cls] = kind
+    return out
+
+
+#: Keras operation class -> kind (``"linear_op"`` and ``"divide"`` are resolved per call).
+OP_KINDS: dict[type, str] = _op_classes()
 
 
 def register_rule(layer_class: type, rule: str | Callable[[Any, list], list]) -> None:
@@ -169,15 +239,69 @@ def kind_of(layer: Any) -> str:
     """The kind of ``layer``; raises :class:`UnsupportedLayerError` if it has none."""
     kind = _lookup(_KIND, layer)
     if kind is None:
-        supported = sorted({c.__name__ for c in _KIND})
-        raise UnsupportedLayerError(
-            f"layer {getattr(layer, 'name', layer)!r} of class {type(layer).__name__} has no "
-            f"relevance rule. Supported classes: {', '.join(supported)}. Register one with "
-            f"keras_text_lrp.register_rule({type(layer).__name__}, 'route' | 'proportional' | 'max' | "
-            f"'pass' | rule_fn), or, for a linear layer, keras_text_lrp.register_linear("
-            f"{type(layer).__name__}, form_fn)."
-        )
+        raise unsupported(layer)
     return kind
+
+
+def kind_of_step(layer: Any, n_tensors: int) -> str:
+    """The kind of a call of ``layer`` (a layer or an operation) on ``n_tensors`` float tensors.
+
+    ``"opaque"`` for anything without a rule: the gradient family takes it by
+    autodiff, the LRP family refuses it (:func:`unsupported`).
+    """
+    kind = _lookup(_KIND, layer)
+    if kind is not None:
+        return kind
+    kind = _lookup(OP_KINDS, layer)
+    if kind == "linear_op":
+        return "product" if n_tensors > 1 else "proportional"
+    if kind == "divide":
+        return "proportional" if n_tensors == 1 else "opaque"
+    return kind or "opaque"
+
+
+def should_inline(layer: Any) -> bool:
+    """Whether a layer call is opened up by tracing its ``call``.
+
+    Custom layers (classes defined outside Keras) without a registered rule
+    are; Keras's own layers keep their rules or stay opaque steps.
+    """
+    if _lookup(_KIND, layer) is not None or isinstance(layer, keras.Model):
+        return False
+    module = type(layer).__module__ or ""
+    return not (module == "keras" or module.startswith("keras."))
+
+
+_NEAREST = {
+    "MultiHeadAttention": "the transformer rules are not implemented yet",
+    "LayerNormalization": "the transformer rules are not implemented yet",
+    "GroupQueryAttention": "the transformer rules are not implemented yet",
+    "UnitNormalization": "the transformer rules are not implemented yet",
+    "Lambda": "write the computation as keras.ops calls in the functional model or in a custom "
+              "layer's call, which keras_text_lrp traces",
+    "Softmax": "a softmax inside the model has no LRP rule (a final softmax head is handled)",
+    "TextVectorization": "TextVectorization must read the model's string input directly",
+}
+
+
+def unsupported(layer: Any, reason: str | None = None) -> UnsupportedLayerError:
+    """The error for a layer or operation that the LRP family has no rule for."""
+    cls = type(layer).__name__
+    what = "operation" if not isinstance(layer, keras.layers.Layer) else "layer"
+    hint = _NEAREST.get(cls)
+    because = f" ({hint})" if hint else ""
+    traced = f"; its call could not be traced: {reason}" if reason else ""
+    register = (
+        f"keras_text_lrp.register_rule({cls}, 'route' | 'proportional' | 'max' | 'pass' | rule_fn)"
+        if what == "layer"
+        else "keras_text_lrp.register_rule(its class, rule_fn)"
+    )
+    return UnsupportedLayerError(
+        f"{what} {getattr(layer, 'name', layer)!r} of class {cls} has no LRP rule{because}{traced}. "
+        f"The gradient family (gradient, input_t_gradient, integrated_gradients, smoothgrad) explains "
+        f"it by autodiff; for LRP register a rule with {register}, or, for a linear layer "
+        f"z = act(lin(x, W) + b), keras_text_lrp.register_linear({cls}, form_fn)."
+    )
 
 
 def form_of(layer: Any, input_rank: int) -> LinearForm:

@@ -27,6 +27,13 @@ def _squashing_name(layer: Any) -> str | None:
     return name if name in _SQUASHING else None
 
 
+def _squashed_inside(model: keras.Model) -> bool:
+    layer, _ = _producer(model.outputs[0])
+    if isinstance(layer, keras.Model):
+        return _squashed_inside(layer)
+    return _squashing_name(layer) is not None
+
+
 def output_squashing(model: keras.Model) -> list[tuple[int, str, str]]:
     """``(output index, layer name, activation)`` for outputs ending in softmax/sigmoid."""
     found = []
@@ -45,7 +52,11 @@ def model_wo_softmax(model: keras.Model) -> keras.Model:
     with ``model``, except the output layers that carried the squashing
     activation: a Dense(..., activation="softmax") is replaced by a copy with
     a linear activation and the same weights; a trailing ``Softmax`` or
-    ``Activation("softmax")`` layer is dropped.
+    ``Activation("softmax")`` layer is dropped; a nested model that ends in
+    the squashing is replaced by its own ``model_wo_softmax`` (at any depth).
+
+    The analyzers do not need it (they recognise squashed heads and explain
+    the logits); it is kept for code ported from iNNvestigate.
 
     Parameters
     ----------
@@ -70,7 +81,10 @@ def model_wo_softmax(model: keras.Model) -> keras.Model:
     for out in model.outputs:
         layer, node = _producer(out)
         name = _squashing_name(layer)
-        if name is None:
+        if isinstance(layer, keras.Model) and len(layer.outputs) == 1 and _squashed_inside(layer):
+            # A nested model ending in the squashing: strip it there, call the copy here.
+            outputs.append(model_wo_softmax(layer)(*node.arguments.args, **node.arguments.kwargs))
+        elif name is None:
             outputs.append(out)
         elif isinstance(layer, keras.layers.Softmax) or type(layer) is keras.layers.Activation:
             outputs.append(node.arguments.args[0])

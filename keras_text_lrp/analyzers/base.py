@@ -14,10 +14,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_text_lrp import backend
+from keras_text_lrp import backend, layers
 from keras_text_lrp.engine import Composite, Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
-from keras_text_lrp.model_tools import output_squashing
+from keras_text_lrp.rules.base import Route
 
 __all__ = ["Analyzer", "NEURON_SELECTION_MODES"]
 
@@ -30,7 +30,13 @@ class Analyzer:
     Parameters
     ----------
     model : keras.Model
-        A Functional or Sequential Keras 3 model ending in logits.
+        A Functional or Sequential Keras 3 model (nested models, ``keras.ops``
+        in the graph and custom layers built from Keras layers allowed), with
+        token ids, raw strings through a ``TextVectorization`` layer, or float
+        features as input. A final softmax or sigmoid is recognised and the
+        pre-activation logits are explained (:attr:`explained_output`); a
+        one-unit sigmoid head is two classes, class 1 explained by its logit
+        ``z`` and class 0 by ``-z``.
     neuron_selection_mode : {"max_activation", "index", "all"}
         Which output neuron is explained: the largest logit of each sample
         (default), the one given to :meth:`analyze`, or every one (an extra
@@ -68,8 +74,11 @@ class Analyzer:
             )
         self.output_index = output_index
         self._output_key = outputs[output_index]
+        self.head_activation = self._engine.strip_head(self._output_key)
         self._check_logits()
+        self._check_rules()
         self._compiled: Any = None
+        self._scores_fn: Any = None
 
     # -- what subclasses define -------------------------------------------
     def composite(self) -> Composite:
@@ -87,26 +96,103 @@ class Analyzer:
 
     # -- checks ------------------------------------------------------------
     def _check_logits(self) -> None:
-        squashed = [s for s in output_squashing(self.model) if s[0] == self.output_index]
-        if squashed:
-            _, layer, act = squashed[0]
-            raise InvalidModelError(
-                f"the model's output layer {layer!r} ends in {act}; analyzers explain logits. "
-                "Use keras_text_lrp.model_wo_softmax(model), which returns the same model "
-                "without the final softmax/sigmoid."
-            )
         shape = self.model.outputs[self.output_index].shape
         if len(shape) != 2 or shape[-1] is None:
             raise InvalidModelError(
                 f"the explained output must be (batch, classes) logits, but it has shape {tuple(shape)}."
             )
-        self.n_outputs = int(shape[-1])
+        units = int(shape[-1])
+        #: A one-unit sigmoid head: two classes, scores ``[-z, z]``.
+        self.binary = self.head_activation == "sigmoid" and units == 1
+        self.n_outputs = 2 if self.binary else units
+        step, _ = self._engine.producer(self._output_key)
+        where = f"of layer {step.name!r}" if step is not None else "of the model"
+        if self.binary:
+            self.explained_output = (
+                f"the pre-sigmoid logit z {where}: class 1 is explained by z, class 0 by -z"
+            )
+        elif self.head_activation:
+            self.explained_output = f"the pre-{self.head_activation} logits {where} ({units} classes)"
+        else:
+            self.explained_output = f"the output {where} ({units} classes, taken as logits)"
+
+    def _check_rules(self) -> None:
+        """Refuse, now, steps that the analyzer has no rule for (not inside the traced analysis)."""
+        composite = self.composite()
+        if composite.opaque is not None:
+            return
+        for step in self._engine.opaque_steps(self._output_key):
+            raise layers.unsupported(step.layer, self._engine.graph.untraced.get(step.layer))
+
+    # -- text models ---------------------------------------------------------
+    @property
+    def takes_text(self) -> bool:
+        """Whether the model's input is raw strings (through its ``TextVectorization``)."""
+        return bool(self._engine.text_inputs())
+
+    @property
+    def embedding(self) -> Any:
+        """The Embedding layer whose output is the (first) analysis point, or ``None``."""
+        tokens = self._engine.token_inputs()
+        return tokens[min(tokens)] if tokens else None
+
+    def _text_batch(self, i: int, texts: Any) -> np.ndarray:
+        spec = self.model.inputs[i]
+        if isinstance(texts, str):
+            raise InvalidInputError(
+                f"input {i} ({spec.name!r}) takes a batch of texts: give a list of str, not one str."
+            )
+        arr = np.asarray(texts, dtype=object)
+        if arr.size == 0:
+            raise InvalidInputError(f"input {i} ({spec.name!r}) is an empty batch.")
+        if not all(isinstance(t, (str, bytes)) for t in arr.reshape(-1)):
+            raise InvalidInputError(
+                f"input {i} ({spec.name!r}) feeds TextVectorization "
+                f"{self._engine.text_inputs()[i].name!r} and takes raw text strings, but got "
+                f"{type(next(t for t in arr.reshape(-1) if not isinstance(t, (str, bytes)))).__name__}; "
+                "give a list of str."
+            )
+        return arr.reshape((-1,) + tuple(d or 1 for d in spec.shape[1:]))
+
+    def vectorize(self, texts: Any) -> np.ndarray:
+        """The token ids the model's own ``TextVectorization`` makes of ``texts``, ``(batch, T)``."""
+        i = self._text_input_index()
+        ids = self._engine.vectorize(i, self._text_batch(i, texts))
+        return np.asarray(ops.convert_to_numpy(ids)).astype("int32")
+
+    def tokens(self, texts: Any) -> list[list[str]]:
+        """The tokens the model's ``TextVectorization`` makes of each text (standardised, split, cut).
+
+        One list per text, aligned with the non-padding ids of :meth:`vectorize`.
+        """
+        i = self._text_input_index()
+        layer = self._engine.text_inputs()[i]
+        batch = self._text_batch(i, texts).reshape(-1)
+        import tensorflow as tf
+
+        split = layer._preprocess(tf.constant([t if isinstance(t, str) else t.decode() for t in batch]))
+        rows = split.to_list() if hasattr(split, "to_list") else split.numpy().tolist()
+        width = self.vectorize(texts).shape[1]
+        return [[t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in row][:width] for row in rows]
+
+    def _text_input_index(self) -> int:
+        texts = self._engine.text_inputs()
+        if not texts:
+            raise InvalidModelError(
+                f"model {self.model.name!r} takes token ids, not strings; it has no TextVectorization."
+            )
+        return min(texts)
 
     def _check_inputs(self, X: Any) -> list[np.ndarray]:
         specs = self.model.inputs
         if isinstance(X, dict):
             X = [X[t.name] if t.name in X else None for t in specs]
-        if not isinstance(X, (list, tuple)):
+        texts = self._engine.text_inputs()
+        one_text_batch = (
+            len(specs) == 1 and 0 in texts and isinstance(X, (list, tuple))
+            and all(isinstance(t, (str, bytes)) for t in X)
+        )
+        if not isinstance(X, (list, tuple)) or one_text_batch:
             X = [X]
         if len(X) != len(specs):
             raise InvalidInputError(
@@ -116,7 +202,21 @@ class Analyzer:
         tokens = self._engine.token_inputs()
         out = []
         for i, (x, spec) in enumerate(zip(X, specs)):
+            if i in texts:
+                ids = np.asarray(ops.convert_to_numpy(self._engine.vectorize(i, self._text_batch(i, x))))
+                out.append(self._check_tokens(i, ids, tokens[i], spec))
+                continue
             x = np.asarray(x)
+            if x.dtype.kind in "USO":
+                what = (
+                    f"feeds Embedding {tokens[i].name!r} and takes integer token ids"
+                    if i in tokens else "takes numbers"
+                )
+                raise InvalidInputError(
+                    f"input {i} ({spec.name!r}) {what}, but got strings (dtype {x.dtype}); the model has no "
+                    "TextVectorization: encode texts with a Vocabulary, or use keras_text_lrp.explain(model, "
+                    "texts, vocabulary=...)."
+                )
             if x.dtype.kind not in "biuf":
                 raise InvalidInputError(f"input {i} ({spec.name!r}) has dtype {x.dtype}; give numbers.")
             expected = tuple(spec.shape)
@@ -149,10 +249,14 @@ class Analyzer:
 
     @staticmethod
     def _check_tokens(i: int, x: np.ndarray, layer: Any, spec: Any) -> np.ndarray:
-        if x.dtype.kind == "f":
+        if x.dtype.kind == "f" and not (np.all(np.isfinite(x)) and np.all(x == np.round(x))):
             raise InvalidInputError(
                 f"input {i} ({spec.name!r}) feeds Embedding {layer.name!r} and must hold integer "
-                f"token ids, but has dtype {x.dtype}."
+                f"token ids, but has non-integral or non-finite values of dtype {x.dtype}."
+            )
+        if x.ndim >= 2 and x.shape[1] == 0:
+            raise InvalidInputError(
+                f"input {i} ({spec.name!r}) has sequences of length 0; give at least one token per row."
             )
         if x.size and (x.min() < 0 or x.max() >= layer.input_dim):
             raise InvalidInputError(
@@ -193,18 +297,33 @@ class Analyzer:
         return sel.astype("int32")
 
     # -- traced parts ------------------------------------------------------
+    def _scores(self, logits: Any) -> Any:
+        """The class scores of the explained output: the logits, or ``[-z, z]`` for a sigmoid unit."""
+        return ops.concatenate([-logits, logits], axis=-1) if self.binary else logits
+
     def _select(self, logits: Any, selection: Any) -> Any:
         if self.neuron_selection_mode == "max_activation":
-            return ops.cast(ops.argmax(logits, axis=-1), "int32")
+            # For a sigmoid unit: class 1 iff z > 0 (argmax of [-z, z] takes the first on a tie).
+            return ops.cast(ops.argmax(self._scores(logits), axis=-1), "int32")
         return selection
 
     def _seed(self, logits: Any, index: Any) -> Any:
+        """The start of the backward pass at the explained output ``logits``."""
+        scores = self._scores(logits)
         hot = ops.one_hot(index, self.n_outputs, dtype=logits.dtype)
         if self.output_seed == "logit":
-            return hot * logits
-        if self.output_seed == "relu_logit":
-            return hot * ops.relu(logits)
-        return hot
+            seed = hot * scores
+        elif self.output_seed == "relu_logit":
+            seed = hot * ops.relu(scores)
+        else:
+            seed = hot
+        if not self.binary:
+            return seed
+        # Back from the scores [-z, z] to z: by the chain rule where the analyzer routes sums by
+        # the gradient; by the proportional rule (a one-input linear map hands its input all the
+        # relevance) for LRP, so class 0's relevance is minus class 1's.
+        negate = isinstance(self.composite().proportional, Route)
+        return seed[:, 1:] - seed[:, :1] if negate else seed[:, 1:] + seed[:, :1]
 
     def _run(self, inputs: list, selection: Any, extra: dict) -> list:
         points, masks = self._engine.embed(inputs)
@@ -275,6 +394,28 @@ class Analyzer:
             parts.append([ops.convert_to_numpy(r) for r in result])
         out = [np.concatenate(p, axis=0) if len(parts) > 1 else p[0] for p in zip(*parts)]
         return out[0] if len(out) == 1 else out
+
+    def scores(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The class scores of the explained output, ``(batch, n_outputs)``.
+
+        The pre-activation logits (a final softmax or sigmoid left out); for a
+        one-unit sigmoid head ``[-z, z]``, so that ``argmax`` is the predicted
+        class. Computed by one compiled forward pass per batch.
+        """
+        inputs = self._check_inputs(X)
+        n = inputs[0].shape[0]
+        size = n if batch_size is None else int(batch_size)
+        if self._scores_fn is None:
+            def forward(inputs):
+                points, masks = self._engine.embed(inputs)
+                record = self._engine.forward(points, masks)
+                return self._scores(record["values"][self._output_key])
+
+            self._scores_fn = backend.compile_fn(forward, self.model.variables, self.jit_compile)
+        parts = [
+            ops.convert_to_numpy(self._scores_fn([x[s:s + size] for x in inputs])) for s in range(0, n, size)
+        ]
+        return np.concatenate(parts, axis=0)
 
     def export(self, path: Any, *, name: str | None = None, **kwargs: Any) -> Any:
         """Write the model and this analysis as a SavedModel for TensorFlow Serving.

@@ -78,7 +78,7 @@ class Gradient(Analyzer):
         """Gradients of the logits at ``index`` for already selected neurons."""
         record = self._engine.forward(points, masks)
         logits = record["values"][self._output_key]
-        seed = ops.one_hot(index, self.n_outputs, dtype=logits.dtype)
+        seed = self._seed(logits, index)
         return self._engine.backward(record, {self._output_key: seed}, self.composite())
 
     def _clean_selection(self, points: list, masks: list, selection: Any) -> Any:

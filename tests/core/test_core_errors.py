@@ -42,9 +42,9 @@ def test_subclassed_model_without_graph_refused(ktl, errors):
     assert isinstance(e.value, errors.InvalidModelError)
 
 
-@pytest.mark.parametrize("how", ["dense_softmax", "activation_layer", "softmax_layer",
-                                 "sigmoid"])
-def test_softmax_output_refused_naming_model_wo_softmax(how, ktl, errors):
+@pytest.mark.parametrize("how", ["dense_softmax", "activation_layer", "softmax_layer", "sigmoid"])
+def test_squashed_output_explains_its_logits(how, ktl):
+    """A final softmax/sigmoid is recognised: analyzers explain the pre-activation logits."""
     keras.utils.set_random_seed(0)
     if how == "dense_softmax":
         layers = [L.Dense(4, activation="relu"), L.Dense(3, activation="softmax")]
@@ -52,14 +52,25 @@ def test_softmax_output_refused_naming_model_wo_softmax(how, ktl, errors):
         layers = [L.Dense(4, activation="relu"), L.Dense(3), L.Activation("softmax")]
     elif how == "softmax_layer":
         layers = [L.Dense(4, activation="relu"), L.Dense(3), L.Softmax()]
-    else:
+    else:  # three sigmoid units: a multi-label head, each unit's logit explained
         layers = [L.Dense(4, activation="relu"), L.Dense(3, activation="sigmoid")]
     model = keras.Sequential([keras.Input((5,))] + layers)
-    x = rand_x((2, 5))
-    for name in ("lrp.epsilon", "gradient"):
-        with pytest.raises(ValueError, match=r"model_wo_softmax") as e:
-            ktl.create_analyzer(name, model).analyze(x)
-        assert isinstance(e.value, errors.InvalidModelError)
+    randomize(model, 2)
+    (W1, b1), (W2, b2) = model.layers[0].get_weights(), model.layers[1].get_weights()
+    x = rand_x((4, 5), seed=2)
+    h = np.maximum(x @ W1 + b1, 0)
+    logits = h @ W2 + b2
+    g = ktl.create_analyzer("gradient", model, neuron_selection_mode="index")
+    assert ("sigmoid" if how == "sigmoid" else "softmax") in g.explained_output
+    np.testing.assert_allclose(g.scores(x), logits, rtol=1e-5, atol=1e-6)
+    for k in range(3):
+        expected = ((h > 0) * W2[:, k]) @ W1.T
+        np.testing.assert_allclose(g.analyze(x, neuron_selection=k), expected, rtol=1e-4, atol=1e-5)
+    # the largest logit is explained, and z-rule LRP with the bias conserves it
+    z = ktl.create_analyzer("lrp.epsilon", model, epsilon=1e-9, bias_factor=1.0)
+    r = z.analyze(x)
+    assert z.n_outputs == 3
+    np.testing.assert_allclose(r.sum(axis=1), logits.max(axis=1), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("how", ["dense_softmax", "activation_layer"])
@@ -91,19 +102,53 @@ class Cube(L.Layer):
         return x * x * x
 
 
-def test_unsupported_layer_named_with_how_to_register(ktl, errors):
+class SignSwitch(L.Layer):
+    def call(self, x):
+        if keras.ops.convert_to_numpy(keras.ops.sum(x)) > 0:  # Python branching on a value
+            return x
+        return -x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def test_custom_layer_of_ops_is_traced_and_explained(ktl):
+    """A custom layer built from keras.ops is opened up: its products get the product rule."""
+    keras.utils.set_random_seed(3)
     inp = keras.Input((5,))
     h = L.Dense(4)(inp)
     h = Cube(name="my_cube_layer")(h)
     model = keras.Model(inp, L.Dense(3)(h))
-    x = rand_x((2, 5))
+    randomize(model, 3)
+    # pre-activations near 1, so that no product is near 0 (where its stabiliser would absorb)
+    W1 = 0.1 * model.layers[1].get_weights()[0]
+    b1 = np.ones(4, "float32")
+    model.layers[1].set_weights([W1, b1])
+    W2, b2 = model.layers[3].get_weights()
+    x = rand_x((3, 5), seed=3)
+    a = x @ W1 + b1
+    g = ktl.create_analyzer("gradient", model, neuron_selection_mode="index").analyze(x, neuron_selection=1)
+    np.testing.assert_allclose(g, (3 * a**2 * W2[:, 1]) @ W1.T, rtol=1e-4, atol=1e-5)
+    r = ktl.create_analyzer("lrp.epsilon", model, epsilon=1e-9, bias_factor=1.0,
+                            neuron_selection_mode="index").analyze(x, neuron_selection=1)
+    # x*x*x: two products, each splitting evenly; the output bias and the Dense biases take their
+    # share (bias_factor=1), so the total is the logit.
+    np.testing.assert_allclose(r.sum(axis=1), (a**3 @ W2 + b2)[:, 1], rtol=1e-4, atol=1e-5)
+
+
+def test_untraceable_layer_named_with_line_and_how_to_register(ktl, errors):
+    inp = keras.Input((5,))
+    h = L.Dense(4)(inp)
+    h = SignSwitch(name="my_switch")(h)
+    model = keras.Model(inp, L.Dense(3)(h))
     with pytest.raises(ValueError) as e:
-        ktl.create_analyzer("lrp.epsilon", model).analyze(x)
+        ktl.create_analyzer("lrp.epsilon", model)
     msg = str(e.value)
     assert isinstance(e.value, errors.UnsupportedLayerError)
-    assert "my_cube_layer" in msg and "Cube" in msg, msg
-    assert "register_rule" in msg, msg
-    assert "Dense" in msg, msg  # lists the supported classes
+    assert "my_switch" in msg and "SignSwitch" in msg, msg
+    assert "register_rule(SignSwitch" in msg, msg
+    assert "if keras.ops.convert_to_numpy" in msg and "line" in msg, msg  # the line that stopped the trace
+    assert "\n" not in msg and len(msg) < 1000 and "Supported classes" not in msg
 
 
 # ----------------------------------------------------------------------------
