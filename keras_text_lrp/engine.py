@@ -258,6 +258,11 @@ class TokenInput:
         return next((s.layer for s in self.text_steps if s.layer is not None), None)
 
 
+def _float_outputs(step: Step) -> bool:
+    node = step._node
+    return node is None or any("float" in str(kt.dtype) for kt in node.outputs)
+
+
 def _float_tensors(step: Step) -> int:
     if step.layer is None or step._node is None:
         return len(step.inputs)
@@ -283,11 +288,7 @@ class Engine:
     def __init__(self, model: keras.Model):
         self.model = model
         self.graph: Graph = trace(model, inline=layers.should_inline)
-        self.kinds = {
-            s: layers.kind_of_step(s.layer, _float_tensors(s))
-            for s in self.graph.steps
-            if s.layer is not None
-        }
+        self.kinds = {s: self._kind(s) for s in self.graph.steps if s.layer is not None}
         self.tokens: dict[int, TokenInput] = self._token_inputs()
         self.embeddings = {i: t.embedding for i, t in self.tokens.items()}
         self.points = [
@@ -297,6 +298,13 @@ class Engine:
         self._prefix = {s for t in self.tokens.values() for s in (*t.text_steps, *t.id_steps, t.embedding)}
         self.stripped: dict = {}
         self._check_placement()
+
+    @staticmethod
+    def _kind(step: Step) -> str:
+        kind = layers.kind_of_step(step.layer, _float_tensors(step))
+        # A step without a rule but also without float outputs (a comparison, a mask) passes no
+        # relevance: routing it (its vector-Jacobian product is zero) is exact.
+        return "route" if kind == "opaque" and not _float_outputs(step) else kind
 
     # -- analysis points ----------------------------------------------------
     def _is_id_step(self, step: Step) -> bool:

@@ -129,6 +129,8 @@ _OPS = {
             "Squeeze", "Stack", "Split", "ArraySplit", "Hsplit", "Vsplit", "Tile", "Repeat", "Moveaxis",
             "Swapaxes", "Flip", "Fliplr", "Flipud", "Roll", "Pad", "Ravel", "BroadcastTo", "Copy", "Where",
             "Hstack", "Vstack", "Tril", "Triu", "Select",
+            # constants shaped like their input: their vector-Jacobian product is zero
+            "ZerosLike", "OnesLike", "FullLike", "EmptyLike",
         ),
         "core": ("Cast", "ConvertToTensor", "Slice", "Unstack", "StopGradient"),
     },

@@ -54,8 +54,9 @@ def _assert_conserves(ktl, model, x, index, name="lrp.epsilon", **options):
 # tensor reuse: each argument slot gets its own share
 # ----------------------------------------------------------------------------
 def _reuse_model(how):
+    # tanh: no exact zeros, where bias_factor=1 would hand relevance to a zero input of a sum
     x = keras.Input((5,))
-    h = L.Dense(4, activation="relu")(x)
+    h = L.Dense(4, activation="tanh")(x)
     if how == "add_xx":
         m = L.Add()([h, h])
     elif how == "concat_xx":
@@ -67,7 +68,7 @@ def _reuse_model(how):
     elif how == "op_xx":
         m = h + h
     else:  # a shared Dense called twice
-        shared = L.Dense(4, activation="relu")
+        shared = L.Dense(4, activation="tanh")
         m = L.Add()([shared(h), shared(shared(h))])
     model = keras.Model(x, L.Dense(3)(m))
     randomize(model, 7)
@@ -106,7 +107,7 @@ def test_reuse_add_xx_relevance_is_split_per_slot(ktl):
 # ----------------------------------------------------------------------------
 def _ops_model(which):
     x = keras.Input((4, 6))
-    h = L.Dense(6, activation="relu")(x)
+    h = L.Dense(6, activation="tanh")(x)
     if which == "add_mean":
         y = ops.mean(h + x, axis=1)
     elif which == "multiply_const":
@@ -193,12 +194,13 @@ def test_one_unit_sigmoid_is_two_classes(ktl):
     # max_activation explains class 1 iff z > 0: the gradient of z, or of -z
     grad_z = ((h > 0) * W2[:, 0]) @ W1.T
     np.testing.assert_allclose(g.analyze(x), np.where(z[:, None] > 0, grad_z, -grad_z), rtol=1e-4, atol=1e-6)
-    for name in ("lrp.z", "lrp.epsilon"):
-        an = ktl.create_analyzer(name, model, neuron_selection_mode="index", bias_factor=1.0)
+    for name, options in (("lrp.z", {}), ("lrp.epsilon", {"bias_factor": 1.0})):
+        an = ktl.create_analyzer(name, model, neuron_selection_mode="index", **options)
         r1, r0 = an.analyze(x, neuron_selection=1), an.analyze(x, neuron_selection=0)
         np.testing.assert_allclose(r0, -r1, rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(r1.sum(1), z, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(r0.sum(1), -z, rtol=1e-4, atol=1e-5)
+        if options:  # conserving: class 1 sums to z, class 0 to -z
+            np.testing.assert_allclose(r1.sum(1), z, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(r0.sum(1), -z, rtol=1e-4, atol=1e-5)
     every = ktl.create_analyzer("lrp.z", model, neuron_selection_mode="all").analyze(x)
     assert every.shape == (8, 2, 5)
     np.testing.assert_allclose(every[:, 0], -every[:, 1], rtol=1e-6, atol=1e-7)
@@ -232,8 +234,11 @@ def test_nested_squashed_head_and_textvectorization(ktl):
     np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
     # the stripped model still works for ported code, through the nesting
     stripped = ktl.model_wo_softmax(model)
-    np.testing.assert_allclose(np.asarray(stripped(np.array([[t] for t in texts]))), logits, rtol=1e-5,
-                               atol=1e-6)
+    if keras.backend.backend() == "tensorflow":  # Keras on JAX cannot call a string-input model
+        out = stripped(np.array([[t] for t in texts]))
+    else:
+        out = stripped.layers[-1](token_ids)  # the stripped nested model, on the ids
+    np.testing.assert_allclose(np.asarray(out), logits, rtol=1e-5, atol=1e-6)
 
 
 def test_text_and_id_inputs_refuse_the_other_kind(ktl, errors):
