@@ -184,7 +184,7 @@ def pretrained_embeddings() -> Example:
     preds = out(x)
     model = keras.Model(int_sequences_input, preds)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop", metrics=["acc"])
-    x_train = vectorizer(np.array([[s] for s in train_samples])).numpy()
+    x_train = np.asarray(keras.ops.convert_to_numpy(vectorizer(np.array([[s] for s in train_samples]))))
     model.fit(x_train, train_labels, batch_size=64, epochs=1, verbose=0)
 
     string_input = keras.Input(shape=(1,), dtype="string")
