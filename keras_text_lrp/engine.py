@@ -258,6 +258,10 @@ class TokenInput:
         return next((s.layer for s in self.text_steps if s.layer is not None), None)
 
 
+def _nonzero(tensors: list) -> bool:
+    return any(r is not None and bool(ops.convert_to_numpy(ops.any(r != 0))) for r in tensors)
+
+
 def _float_outputs(step: Step) -> bool:
     node = step._node
     return node is None or any("float" in str(kt.dtype) for kt in node.outputs)
@@ -521,8 +525,12 @@ class Engine:
             )
         return StepContext(step, xs, ys, ms)
 
-    def backward(self, record: dict, seeds: dict, composite: Composite) -> list:
-        """Propagate ``seeds`` (tensor key -> relevance) back to the analysis points."""
+    def backward(self, record: dict, seeds: dict, composite: Composite, vanished: list | None = None) -> list:
+        """Propagate ``seeds`` (tensor key -> relevance) back to the analysis points.
+
+        ``vanished``, a list, collects (eagerly; a diagnosis, not for traced use)
+        the steps that received non-zero relevance and handed their inputs none.
+        """
         relevance = dict(seeds)
         identity = PassThrough()
         steps = record["steps"]
@@ -538,6 +546,8 @@ class Engine:
                 out = rs[:1]
             else:
                 out = self._rule(step, steps[step], rs, composite)
+            if vanished is not None and _nonzero(rs) and not _nonzero(out):
+                vanished.append(step)
             for k, r in zip(step.inputs, out):
                 if r is not None:
                     relevance[k] = relevance[k] + r if k in relevance else r

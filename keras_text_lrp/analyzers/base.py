@@ -8,6 +8,7 @@ streaming batches through one compiled function — lives here.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -393,7 +394,33 @@ class Analyzer:
             result = fn(chunk, selection[start:stop], extra)
             parts.append([ops.convert_to_numpy(r) for r in result])
         out = [np.concatenate(p, axis=0) if len(parts) > 1 else p[0] for p in zip(*parts)]
+        if not any(np.any(r) for r in out):
+            self._warn_if_vanished([x[:size] for x in inputs], selection[:size])
         return out[0] if len(out) == 1 else out
+
+    def _warn_if_vanished(self, inputs: list, selection: np.ndarray) -> None:
+        """Warn, naming the step, when the relevance is all zero although the seed is not."""
+        points, masks = self._engine.embed(inputs)
+        composite = self.composite()
+        record = self._engine.forward(points, masks, composite)
+        logits = record["values"][self._output_key]
+        seed = self._seed(logits, self._select(logits, selection))
+        if not np.any(ops.convert_to_numpy(seed)):
+            return  # nothing to explain (a zero logit): zero relevance is the answer
+        where: list = []
+        self._engine.backward(record, {self._output_key: seed}, composite, vanished=where)
+        step = where[0] if where else None
+        at = (
+            f"at {step.name!r} ({type(step.layer).__name__}), whose rule hands its inputs nothing"
+            if step is not None else "before the analysis point"
+        )
+        warnings.warn(
+            f"the relevance is identically zero although the explained output is not: it vanished {at}. "
+            "If that layer reads token ids (a custom embedding), register it as the analysis point with "
+            "keras_text_lrp.register_rule(ItsClass, 'route') only for layers between tensors of floats; "
+            "use a keras.layers.Embedding (or a subclass) for ids.",
+            stacklevel=3,
+        )
 
     def scores(self, X: Any, batch_size: int | None = None) -> np.ndarray:
         """The class scores of the explained output, ``(batch, n_outputs)``.

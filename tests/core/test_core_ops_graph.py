@@ -333,3 +333,27 @@ def test_random_graphs(ktl, choices, seed):
         logits = np.asarray(model(x))[np.arange(4), index]
         keep = np.abs(logits) > 1e-3
         np.testing.assert_allclose(r.sum(1)[keep], logits[keep], rtol=1e-3, atol=1e-5)
+
+
+class LookupTable(L.Layer):
+    """A hand-written embedding: ids -> vectors, not a keras.layers.Embedding."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(10, 3), initializer="random_normal")
+
+    def call(self, ids):
+        return ops.take(self.table, ops.cast(ids, "int32"), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (3,)
+
+
+def test_vanishing_relevance_warns_naming_the_layer(ktl):
+    ids = keras.Input((4,), dtype="int32")
+    table = LookupTable(name="my_table")
+    model = keras.Model(ids, L.Dense(2)(L.Flatten()(table(ids))))
+    ktl.register_rule(LookupTable, "route")
+    x = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    with pytest.warns(UserWarning, match=r"vanished at 'my_table' \(LookupTable\)"):
+        r = ktl.create_analyzer("lrp.epsilon", model).analyze(x)
+    assert r.shape == (2, 4) and not r.any()
