@@ -423,11 +423,13 @@ class _Signatures:
 
     # -- the analysis ------------------------------------------------------
     def _logits(self, ids: Any, analyzer: Analyzer) -> Any:
-        """The explained output of the model (``analyzer.output_index``)."""
+        """The class scores the analyzer explains (``analyzer.scores``: the pre-activation logits of
+        a squashed head, ``[-z, z]`` for one sigmoid unit)."""
         import tensorflow as tf
 
-        out = self.analysis(tf.cast(ids, self.input_dtype), training=False)
-        return out[analyzer.output_index] if isinstance(out, (list, tuple)) else out
+        points, masks = analyzer._engine.embed([tf.cast(ids, self.input_dtype)])
+        record = analyzer._engine.forward(points, masks)
+        return analyzer._scores(record["values"][analyzer._output_key])
 
     def core(self, analyzer: Analyzer, extra: Any) -> Any:
         """The analysis of one method as a ``tf.function`` of ``(token_ids, target)``.

@@ -401,11 +401,6 @@ def test_unsupported_models_and_options_are_refused(tmp_path, vocab):
     dense = keras.Model(features, keras.layers.Dense(3)(features))
     with pytest.raises(InvalidModelError, match="token ids feeding an Embedding"):
         export_for_serving(dense, tmp_path / "a")
-    ids = keras.Input((None,), dtype="int32")
-    soft = keras.Model(ids, keras.layers.Dense(3, activation="softmax")(
-        keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(ids))))
-    with pytest.raises(InvalidModelError, match="softmax"):
-        export_for_serving(soft, tmp_path / "b")
     bow = bag_of_words(len(vocab))
     with pytest.raises(InvalidArgumentError, match="vocabulary"):
         export_for_serving(bow, tmp_path / "c", text_signature=True)
@@ -482,3 +477,28 @@ def test_analyze_takes_any_length_after_retracing(vocab, method, options):
     analyzer = ktl.create_analyzer(method, bag_of_words(len(vocab)), **options)
     for length in (3, 5, 7, 9):
         assert analyzer.analyze(np.ones((2, length), "int32")).shape == (2, length, 8)
+
+
+def test_squashed_head_exports_its_logits(tmp_path):
+    """A softmax model exports: explain signatures return the pre-softmax logits they explain."""
+    import tensorflow as tf
+
+    from keras_text_lrp.export import export_for_serving
+
+    keras.utils.set_random_seed(3)
+    ids = keras.Input((None,), dtype="int32")
+    emb = keras.layers.Embedding(10, 4)
+    head = keras.layers.Dense(3, activation="softmax")
+    soft = keras.Model(ids, head(keras.layers.GlobalAveragePooling1D()(emb(ids))))
+    export_for_serving(soft, tmp_path / "soft", ["lrp.epsilon"])
+    loaded = tf.saved_model.load(str(tmp_path / "soft"))
+    x = np.array([[1, 2, 3], [4, 5, 6]], "int32")
+    out = loaded.signatures["explain_lrp_epsilon"](token_ids=tf.constant(x))
+    W, b = head.get_weights()
+    logits = np.asarray(emb(x)).mean(1) @ W + b
+    np.testing.assert_allclose(out["logits"].numpy(), logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out["target"].numpy(), logits.argmax(1))
+    import keras_text_lrp as ktl
+
+    expected = ktl.create_analyzer("lrp.epsilon", soft).analyze(x).sum(-1)
+    np.testing.assert_allclose(out["relevance"].numpy(), expected, rtol=1e-5, atol=1e-6)
