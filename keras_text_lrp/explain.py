@@ -9,7 +9,6 @@ the per-dimension relevances into one signed score per word
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import warnings
@@ -22,12 +21,19 @@ import keras
 import numpy as np
 
 from keras_text_lrp._fileio import atomic_write_text
+from keras_text_lrp.analyzers.options import split_options
 from keras_text_lrp.analyzers.registry import create_analyzer
-from keras_text_lrp.engine import Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
-from keras_text_lrp.text.ptb import PTB_ESCAPES
+from keras_text_lrp.text.pipeline import (
+    PTB_FORMS,
+    TextPipeline,
+    check_embedding_rows,
+    encode_with_layer,
+    model_lengths,
+    oov_warning,
+    vocabulary_form,
+)
 from keras_text_lrp.text.relevance import word_relevance
-from keras_text_lrp.text.tokenize import tokenize
 from keras_text_lrp.text.vocab import Vocabulary
 
 __all__ = ["Explanation", "explain"]
@@ -46,17 +52,31 @@ class Explanation:
     offsets : list of list of (int, int)
         Character span of each token in its text.
     ids : numpy.ndarray of int32, (batch, T)
-        The encoded, padded token ids (0 = padding).
+        The encoded, padded token ids (0 = padding), as the model took them.
     scores : dict of str to list of numpy.ndarray
         Method name -> one array of word relevances per text (one value per
         token; padding excluded).
     logits : numpy.ndarray, (batch, classes)
+        The class scores the analyzers explain: the model's logits, the
+        pre-activation logits of a softmax/sigmoid head, ``[-z, z]`` for a
+        one-unit sigmoid head (so ``argmax`` is the predicted class).
     predicted, target : numpy.ndarray of int, (batch,)
         The predicted class and the class explained.
     label_names : list of str or None
     relevance : dict of str to numpy.ndarray
         Method name -> the per-dimension relevances ``(batch, T, D)``, when
         ``explain(..., keep_dimensions=True)``.
+    padding_relevance : dict of str to numpy.ndarray
+        Method name -> ``(batch,)``: the relevance ``analyze()`` puts at the
+        padding columns of each row (summed), which :attr:`scores` leaves
+        out; 0 for a model whose Embedding has ``mask_zero=True``. The
+        scores plus this equal the sum of ``analyze()``'s relevance.
+    positions : list of numpy.ndarray of int
+        The column of :attr:`ids` of each token, per text (``T-n..T-1`` with
+        ``padding="pre"``).
+    oov : list of list of str
+        The tokens of each text that are not in the vocabulary (explained as
+        the out-of-vocabulary id).
     """
 
     texts: list[str]
@@ -69,6 +89,9 @@ class Explanation:
     target: np.ndarray
     label_names: list[str] | None = None
     relevance: dict[str, np.ndarray] = field(default_factory=dict)
+    padding_relevance: dict[str, np.ndarray] = field(default_factory=dict)
+    positions: list[np.ndarray] = field(default_factory=list)
+    oov: list[list[str]] = field(default_factory=list)
 
     @property
     def methods(self) -> list[str]:
@@ -139,6 +162,8 @@ class Explanation:
 
 
 def _resolve_model(model: Any, vocabulary: Vocabulary | None, label_names: Sequence[str] | None) -> tuple:
+    """The Keras model, its vocabulary (None for a model with its own TextVectorization), label
+    names and whether the training tokens were lowercased."""
     lowercase = False
     if isinstance(model, (str, os.PathLike)):
         from keras_text_lrp import models
@@ -154,46 +179,13 @@ def _resolve_model(model: Any, vocabulary: Vocabulary | None, label_names: Seque
             f"model must be a keras.Model, a shipped model name or a loaded pretrained model, got "
             f"{type(model).__name__}."
         )
-    if vocabulary is None:
-        raise InvalidArgumentError(
-            "explain() needs the model's vocabulary: pass vocabulary=Vocabulary(...) (or "
-            "Vocabulary.from_text_vectorization(layer)), or a pretrained model from keras_text_lrp.models."
-        )
     return model, vocabulary, label_names, lowercase
 
 
-def _max_len(model: keras.Model) -> int | None:
-    engine = Engine(model)
-    if len(model.inputs) != 1 or 0 not in engine.token_inputs():
-        raise InvalidModelError(
-            f"explain() needs a model with one input of token ids feeding an Embedding; "
-            f"{model.name!r} has inputs {[tuple(t.shape) for t in model.inputs]} and "
-            f"{'an' if engine.token_inputs() else 'no'} Embedding at its input."
-        )
-    shape = model.inputs[0].shape
-    return None if len(shape) < 2 else shape[1]
-
-
-_PTB_FORMS = {plain: escaped for escaped, plain in PTB_ESCAPES.items()}
-
-
-def _vocabulary_form(token: str, vocabulary: Vocabulary) -> str:
-    """The form under which ``token`` is in the vocabulary.
-
-    A tokenizer leaves brackets and slashes as they are in raw text, but
-    vocabularies built from PTB-tokenized corpora (SST, the shipped models)
-    hold them escaped (``-LRB-``/``-lrb-``, ``\\/``). An out-of-vocabulary
-    token whose PTB-escaped form is in the vocabulary is looked up under that
-    form; anything else is returned unchanged.
-    """
-    if token in vocabulary:
-        return token
-    candidates = []
-    if token in _PTB_FORMS:
-        candidates += [_PTB_FORMS[token], _PTB_FORMS[token].lower()]
-    if "/" in token or "*" in token:
-        candidates.append(token.replace("/", "\\/").replace("*", "\\*"))
-    return next((c for c in candidates if c in vocabulary), token)
+# The analyzer options split per method, re-exported under their old private names.
+_split_options = split_options
+_PTB_FORMS = PTB_FORMS
+_vocabulary_form = vocabulary_form
 
 
 def _targets(target: Any, predicted: np.ndarray, classes: int) -> np.ndarray:
@@ -211,26 +203,6 @@ def _targets(target: Any, predicted: np.ndarray, classes: int) -> np.ndarray:
         raise InvalidArgumentError(f"target {int(t.max() if t.max() >= classes else t.min())} is out of "
                                    f"range: the model has {classes} classes (0..{classes - 1}).")
     return t.astype("int32")
-
-
-def _split_options(methods: list[str], kwargs: dict) -> dict[str, dict]:
-    """Hand each analyzer the options its class takes; refuse options none takes."""
-    from keras_text_lrp.analyzers.registry import ANALYZERS
-
-    out, used = {}, set()
-    for name in methods:
-        if name not in ANALYZERS:
-            create_analyzer(name, None)  # raises the error listing the names
-        params = set()
-        for cls in ANALYZERS[name].__mro__:
-            if "__init__" in vars(cls):
-                params.update(inspect.signature(cls.__init__).parameters)
-        out[name] = {k: v for k, v in kwargs.items() if k in params}
-        used.update(out[name])
-    unused = sorted(set(kwargs) - used)
-    if unused:
-        raise InvalidArgumentError(f"option(s) {unused} are not taken by any of the methods {methods}.")
-    return out
 
 
 # The last few analyzers built, so that streaming many batches through explain() traces each
@@ -255,99 +227,159 @@ def _analyzer(name: str, model: keras.Model, options: dict) -> Any:
     return hit
 
 
-def _length_limit(model: keras.Model, max_len: int | None) -> tuple[int | None, int | None]:
-    """The model's fixed input length (or None) and the most tokens a text keeps (or None)."""
-    model_len = _max_len(model)
-    limit = model_len
-    if max_len is not None:
-        if max_len < 1:
-            raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
-        limit = max_len if limit is None else min(limit, max_len)
-    return model_len, limit
+@dataclass
+class _Setup:
+    """What every batch of one explain()/explain_dataset() call shares."""
+
+    model: keras.Model
+    pipeline: TextPipeline | None  # None: the model's own TextVectorization encodes the texts
+    label_names: list[str] | None
+    analyzers: dict[str, Any]
+    limit: int | None = None  # the most tokens a text keeps
 
 
-def _explain_batch(
-    model: keras.Model,
-    vocabulary: Vocabulary,
+def _setup(
+    model: Any,
+    vocabulary: Vocabulary | None,
     label_names: Sequence[str] | None,
-    texts: list[str],
     methods: list[str],
-    target: Any,
     analyzer_kwargs: dict,
     *,
     tokenizer: str,
-    lowercase: bool,
+    lowercase: bool | None,
+    max_len: int | None,
+    padding: str | None,
+    min_len: int | None,
+) -> _Setup:
+    """Resolve the model, build (or reuse) the analyzers and the text pipeline; check them together."""
+    model, vocabulary, label_names, trained_lower = _resolve_model(model, vocabulary, label_names)
+    lowercase = trained_lower if lowercase is None else lowercase
+    if not methods:
+        raise InvalidArgumentError("give at least one method.")
+    options = split_options(methods, analyzer_kwargs)
+    analyzers = {name: _analyzer(name, model, options[name]) for name in methods}
+    first = next(iter(analyzers.values()))
+    engine = first._engine
+    n_outputs = first.n_outputs
+    if label_names is not None and len(label_names) != n_outputs:
+        raise InvalidArgumentError(
+            f"{len(label_names)} label names were given but the model has {n_outputs} classes"
+            + (" (a one-unit sigmoid head is two classes: [negative, positive])" if first.binary else "")
+            + f"; give {n_outputs} names in class order."
+        )
+    if len(model.inputs) != 1 or not (0 in engine.token_inputs() or 0 in engine.text_inputs()):
+        raise InvalidModelError(
+            f"explain() needs a model with one input of token ids feeding an Embedding, or of raw "
+            f"strings through a TextVectorization layer; {model.name!r} has inputs "
+            f"{[(tuple(t.shape), t.dtype) for t in model.inputs]} and "
+            f"{'an' if engine.token_inputs() else 'no'} Embedding at its input."
+        )
+    if first.takes_text:
+        given = [n for n, v in (("max_len", max_len), ("min_len", min_len)) if v is not None]
+        given += ["padding='pre'"] if padding == "pre" else []
+        if given:
+            raise InvalidArgumentError(
+                f"{', '.join(given)} cannot be set for model {model.name!r}: its TextVectorization layer "
+                f"{engine.text_inputs()[0].name!r} tokenizes, cuts and pads the texts itself."
+            )
+        length = getattr(engine.text_inputs()[0], "_output_sequence_length", None)
+        return _Setup(model, None, label_names, analyzers, length)
+    if vocabulary is None:
+        raise InvalidArgumentError(
+            "explain() needs the vocabulary of this token-id model: pass vocabulary=Vocabulary(...) (or "
+            "Vocabulary.from_text_vectorization(layer)), a pretrained model from keras_text_lrp.models, "
+            "or a model that begins with its TextVectorization layer."
+        )
+    check_embedding_rows(vocabulary, first.embedding.input_dim, f"Embedding {first.embedding.name!r}")
+    fixed, least = model_lengths(model)
+    if max_len is not None and max_len < 1:
+        raise InvalidArgumentError(f"max_len must be at least 1, got {max_len}.")
+    if min_len is not None:
+        if min_len < 1:
+            raise InvalidArgumentError(f"min_len must be at least 1, got {min_len}.")
+        if fixed is not None and min_len != fixed:
+            raise InvalidArgumentError(
+                f"min_len={min_len} but model {model.name!r} takes exactly {fixed} token ids per text."
+            )
+        if min_len < least:
+            raise InvalidArgumentError(
+                f"min_len={min_len} is too short for model {model.name!r}: its convolutions, strides and "
+                f"pools need at least {least} steps."
+            )
+    limit = fixed if max_len is None else (max_len if fixed is None else min(fixed, max_len))
+    pipeline = TextPipeline(
+        vocabulary, tokenizer, lowercase=lowercase, padding="post" if padding is None else padding,
+        limit=limit, width=fixed, min_width=max(least, min_len or 1),
+    )
+    return _Setup(model, pipeline, label_names, analyzers, limit)
+
+
+def _explain_batch(
+    setup: _Setup,
+    texts: list[str],
+    target: Any,
+    *,
     pooling: str,
-    model_len: int | None,
-    limit: int | None,
     batch_size: int,
     keep_dimensions: bool = False,
     warn: bool = True,
-    analyzers: dict[str, Any] | None = None,
 ) -> tuple[Explanation, int]:
     """The work of :func:`explain` (and of each batch of ``explain_dataset``) on checked inputs.
 
-    ``model``, ``vocabulary`` and ``label_names`` are resolved (:func:`_resolve_model`),
-    ``texts`` are non-empty strings, ``model_len`` and ``limit`` come from
-    :func:`_length_limit`. Texts longer than ``limit`` tokens are cut; with
-    ``warn`` each cut text and each text made only of out-of-vocabulary tokens
-    gets a warning (addressed to the caller of the caller). The analyzers come
-    from the ``_analyzer`` cache with the options of ``analyzer_kwargs`` split
-    per method, or from ``analyzers`` (method -> analyzer) when given.
+    ``texts`` are non-empty strings. They are encoded by the setup's text
+    pipeline (or the model's TextVectorization), scored once (the class
+    scores the analyzers explain: pre-activation logits, ``[-z, z]`` for a
+    one-unit sigmoid) and explained by each analyzer. With ``warn``, each cut
+    text, the out-of-vocabulary tokens of the batch and each text made only
+    of them get a warning (addressed to the caller of the caller).
 
     Returns the :class:`Explanation` and the number of texts that were cut.
     """
-    tokens, offsets = [], []
-    truncated = 0
-    for i, t in enumerate(texts):
-        tok, off = tokenize(t, tokenizer, lowercase=lowercase)
-        if limit is not None and len(tok) > limit:
-            truncated += 1
-            if warn:
-                warnings.warn(
-                    f"text {i} has {len(tok)} tokens but the model takes at most {limit}: "
-                    f"only the first {limit} are explained.", stacklevel=3,
-                )
-            tok, off = tok[:limit], off[:limit]
-        tokens.append(tok)
-        offsets.append([tuple(o) for o in off])
-    # A model with a fixed input length takes exactly that many ids (even when max_len is shorter).
-    width = model_len if model_len is not None else max(1, max(len(t) for t in tokens))
-    ids, _ = vocabulary.encode([[_vocabulary_form(t, vocabulary) for t in tok] for tok in tokens],
-                               max_len=width)
-    ids = np.asarray(ids, "int32")
+    first = next(iter(setup.analyzers.values()))
+    if setup.pipeline is None:
+        batch = encode_with_layer(first, texts)
+        inputs: Any = list(texts)
+    else:
+        batch = setup.pipeline.encode(texts)
+        inputs = batch.ids
+    cut = batch.truncated
     if warn:
-        for i, row in enumerate(ids):
-            known = row[row != 0]
-            if known.size and np.all(known == vocabulary.oov_id):
+        for i in cut:
+            warnings.warn(
+                f"text {i} has {batch.token_counts[i]} tokens but the model takes at most {batch.limit}: "
+                f"only the first {batch.limit} are explained.", stacklevel=3,
+            )
+        note = oov_warning(batch, "[UNK]" if setup.pipeline is None else setup.pipeline.vocabulary.oov_token)
+        if note is not None:
+            warnings.warn(note + ".", stacklevel=3)
+        for i, (tok, oov) in enumerate(zip(batch.tokens, batch.oov)):
+            if tok and len(oov) == len(tok):
                 warnings.warn(
                     f"every token of text {i} is out of the vocabulary; its explanation only shows the "
                     "[UNK] embedding.", stacklevel=3,
                 )
 
-    logits = np.concatenate([
-        keras.ops.convert_to_numpy(model(ids[s:s + batch_size], training=False))
-        for s in range(0, len(ids), batch_size)
-    ])
+    logits = first.scores(inputs, batch_size=batch_size)
     predicted = np.argmax(logits, axis=-1).astype("int32")
     targets = _targets(target, predicted, logits.shape[-1])
 
-    options = _split_options(methods, analyzer_kwargs) if analyzers is None else None
-    scores, relevance = {}, {}
-    mask = ids != 0
-    for name in methods:
-        analyzer = analyzers[name] if analyzers is not None else _analyzer(name, model, options[name])
-        r = analyzer.analyze(ids, neuron_selection=targets, batch_size=batch_size)
-        words = word_relevance(r, pooling=pooling, mask=mask)
-        scores[name] = [words[i, : len(tok)] for i, tok in enumerate(tokens)]
+    scores, relevance, padding = {}, {}, {}
+    pad = batch.padding_mask()
+    for name, analyzer in setup.analyzers.items():
+        r = np.asarray(analyzer.analyze(inputs, neuron_selection=targets, batch_size=batch_size))
+        words = word_relevance(r, pooling=pooling)
+        scores[name] = batch.token_scores(words)
+        # What analyze() puts at the padding columns (0 for a model with mask_zero), kept apart.
+        padding[name] = (r.sum(-1) * pad).sum(-1)
         if keep_dimensions:
             relevance[name] = r
     explanation = Explanation(
-        texts=texts, tokens=tokens, offsets=offsets, ids=ids, scores=scores, logits=logits,
+        texts=texts, tokens=batch.tokens, offsets=batch.offsets, ids=batch.ids, scores=scores, logits=logits,
         predicted=predicted, target=targets,
-        label_names=None if label_names is None else list(label_names), relevance=relevance,
+        label_names=None if setup.label_names is None else list(setup.label_names), relevance=relevance,
+        padding_relevance=padding, positions=batch.positions, oov=batch.oov,
     )
-    return explanation, truncated
+    return explanation, len(cut)
 
 
 def explain(
@@ -361,6 +393,8 @@ def explain(
     lowercase: bool | None = None,
     pooling: str = "sum",
     max_len: int | None = None,
+    padding: str | None = None,
+    min_len: int | None = None,
     batch_size: int = 256,
     label_names: Sequence[str] | None = None,
     keep_dimensions: bool = False,
@@ -371,9 +405,13 @@ def explain(
     Parameters
     ----------
     model : keras.Model, str or PretrainedModel
-        A model taking token ids (its input feeds an Embedding) and ending in
-        logits; or a shipped model name (``"sst5-cnn"``, ``"sst5-bilstm"``) or
-        a model loaded with :func:`keras_text_lrp.models.load`.
+        A model taking token ids (its input feeds an Embedding), or raw
+        strings through its own ``TextVectorization`` layer (then no
+        vocabulary is needed and the tokens are the layer's); or a shipped
+        model name (``"sst5-cnn"``, ``"sst5-bilstm"``) or a model loaded with
+        :func:`keras_text_lrp.models.load`. A final softmax or sigmoid is left
+        out (the pre-activation logits are explained); a one-unit sigmoid
+        head is two classes, ``[-z, z]``.
     texts : str or sequence of str
     method : str or sequence of str
         Analyzer name(s) (see :data:`keras_text_lrp.ANALYZERS`).
@@ -381,7 +419,9 @@ def explain(
         The class explained: the predicted one (default), one class for all
         texts, or one per text.
     vocabulary : Vocabulary, optional
-        Required for a plain ``keras.Model``.
+        Required for a plain ``keras.Model`` taking token ids. Its tokens
+        must not outnumber the Embedding's rows (more rows are fine).
+        Tokens not in it are encoded as ``[UNK]`` and warned about.
     tokenizer : str
         A :func:`keras_text_lrp.text.tokenize` method (default ``"treebank"``,
         the Penn-Treebank rules SST was tokenized with). A token missing from
@@ -395,6 +435,14 @@ def explain(
     max_len : int, optional
         Longest token sequence fed to the model; longer texts are cut with
         a warning. Defaults to the model's input length (if fixed).
+    padding : {"post", "pre"}, optional
+        Pad after the tokens (default) or before them, as the model was
+        trained (Keras's ``pad_sequences`` pre-pads).
+    min_len : int, optional
+        Pad every row to at least this many ids (with ``max_len`` the same:
+        a fixed length, as in training). By default the model's fixed input
+        length, else the least length its convolutions, strides and pools
+        need (so a short text is padded instead of failing).
     batch_size : int
         Texts per analysis batch.
     label_names : sequence of str, optional
@@ -412,8 +460,6 @@ def explain(
     >>> e = explain("sst5-cnn", ["a gorgeous , witty , seductive movie ."])  # doctest: +SKIP
     >>> e.save_html("heatmap.html")  # doctest: +SKIP
     """
-    model, vocabulary, label_names, trained_lower = _resolve_model(model, vocabulary, label_names)
-    lowercase = trained_lower if lowercase is None else lowercase
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise InvalidInputError("no texts were given to explain.")
@@ -423,13 +469,11 @@ def explain(
         if not t.strip():
             raise InvalidInputError(f"text {i} is empty or whitespace only; there are no words to explain.")
     methods = [method] if isinstance(method, str) else list(method)
-    if not methods:
-        raise InvalidArgumentError("give at least one method.")
-
-    model_len, limit = _length_limit(model, max_len)
+    setup = _setup(
+        model, vocabulary, label_names, methods, analyzer_kwargs, tokenizer=tokenizer, lowercase=lowercase,
+        max_len=max_len, padding=padding, min_len=min_len,
+    )
     explanation, _ = _explain_batch(
-        model, vocabulary, label_names, texts, methods, target, analyzer_kwargs,
-        tokenizer=tokenizer, lowercase=lowercase, pooling=pooling, model_len=model_len, limit=limit,
-        batch_size=batch_size, keep_dimensions=keep_dimensions,
+        setup, texts, target, pooling=pooling, batch_size=batch_size, keep_dimensions=keep_dimensions,
     )
     return explanation

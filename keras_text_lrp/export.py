@@ -10,8 +10,11 @@ Serving without keras_text_lrp or Keras installed). Its signatures:
 ``explain_<method>``
     ``token_ids`` int32 ``[batch, T]`` -> ``logits`` ``[B, C]``, ``relevance``
     ``[B, T]`` (word relevance: the sum over the embedding axis, 0 at padding),
-    ``mask`` bool ``[B, T]`` (``token_ids != 0``), ``target`` int32 ``[B]`` (the
-    predicted class, explained) and, with ``dimensions=True``,
+    ``padding_relevance`` ``[B]`` (the relevance ``analyze()`` puts at the
+    padding columns, summed: returned apart, never dropped; 0 for a model
+    with ``mask_zero``), ``mask`` bool ``[B, T]`` (``token_ids != 0``),
+    ``target`` int32 ``[B]`` (the predicted class, explained) and, with
+    ``dimensions=True``,
     ``relevance_dimensions`` ``[B, T, D]`` (what ``Analyzer.analyze`` returns).
 ``explain_<method>_target``
     The same with a second input ``target`` int32 ``[B]``: the class to
@@ -49,6 +52,13 @@ import numpy as np
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.engine import Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidModelError
+from keras_text_lrp.text.pipeline import (
+    PADDINGS,
+    PTB_FORMS,
+    check_embedding_rows,
+    model_lengths,
+    vocabulary_form,
+)
 
 __all__ = [
     "BackendNotSupportedError",
@@ -183,8 +193,8 @@ def _analyzer_name(analyzer: Analyzer) -> str:
 
 def _analyzers(methods: Any, model: keras.Model, kwargs: dict) -> dict[str, Analyzer]:
     """Method name -> an analyzer of ``model`` that explains the class it is given."""
+    from keras_text_lrp.analyzers.options import split_options
     from keras_text_lrp.analyzers.registry import create_analyzer
-    from keras_text_lrp.explain import _split_options
 
     if isinstance(methods, (str, Analyzer)):
         methods = [methods]
@@ -192,7 +202,7 @@ def _analyzers(methods: Any, model: keras.Model, kwargs: dict) -> dict[str, Anal
     if not items:
         raise InvalidArgumentError("give at least one method to export.")
     names = [m for _, m in items if isinstance(m, str)]
-    options = _split_options(names, kwargs) if names else {}
+    options = split_options(names, kwargs) if names else {}
     if kwargs and not names:
         raise InvalidArgumentError(
             f"analyzer options {sorted(kwargs)} were given but every method is an Analyzer instance; "
@@ -326,19 +336,13 @@ class _VocabularyLookup:
     def __init__(self, vocabulary: Any, input_dim: int):
         import tensorflow as tf
 
-        from keras_text_lrp.explain import _PTB_FORMS, _vocabulary_form
-
-        if len(vocabulary) != input_dim:
-            raise InvalidArgumentError(
-                f"the vocabulary has {len(vocabulary)} tokens but the Embedding has {input_dim} rows; "
-                "they do not belong together."
-            )
+        check_embedding_rows(vocabulary, input_dim)
         words = vocabulary.get_vocabulary()
         ids = np.arange(2, len(words), dtype="int64")
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(words[2:]), ids), default_value=1
         )
-        aliases = {p: _vocabulary_form(p, vocabulary) for p in _PTB_FORMS}
+        aliases = {p: vocabulary_form(p, vocabulary) for p in PTB_FORMS}
         aliases = {p: vocabulary.token_to_id(f) for p, f in aliases.items() if f != p}
         self.aliases = None
         if aliases:
@@ -373,7 +377,10 @@ class _Signatures:
     """Builds the signature functions of one export."""
 
     def __init__(self, model: keras.Model, analysis: keras.Model, tv: Any, dimensions: bool,
-                 lookup: _VocabularyLookup | None, tokenizer: str, lowercase: bool):
+                 lookup: _VocabularyLookup | None, tokenizer: str, lowercase: bool,
+                 padding: str = "post", min_width: int = 1):
+        self.padding = padding
+        self.min_width = min_width
         self.model = model
         self.analysis = analysis
         self.tv = tv
@@ -450,8 +457,12 @@ class _Signatures:
             logits = self._logits(ids, analyzer)
             dims = analyzer._run([ids], target, extra(ids))[0]
             mask = tf.not_equal(ids, 0)
-            words = tf.reduce_sum(dims, axis=-1) * tf.cast(mask, dims.dtype)
-            out = {"logits": logits, "relevance": words, "mask": mask, "target": target}
+            summed = tf.reduce_sum(dims, axis=-1)
+            words = summed * tf.cast(mask, dims.dtype)
+            # What analyze() puts at the padding (id 0) columns, returned apart rather than dropped.
+            padding = tf.reduce_sum(summed - words, axis=-1)
+            out = {"logits": logits, "relevance": words, "mask": mask, "target": target,
+                   "padding_relevance": padding}
             if self.dimensions:
                 out["relevance_dimensions"] = dims
             return out
@@ -498,6 +509,15 @@ class _Signatures:
         ragged = _tf_tokenize(text, self.tokenizer, self.lowercase)
         shape = None if self.length is None else [None, self.length]
         tokens = ragged.to_tensor(default_value="", shape=shape)
+        if self.length is None and self.min_width > 1:  # as short as the model's convolutions allow
+            short = tf.maximum(self.min_width - tf.shape(tokens)[1], 0)
+            tokens = tf.pad(tokens, [[0, 0], [0, short]], constant_values="")
+        if self.padding == "pre":  # shift each row right by its padding
+            width = tf.shape(tokens)[1]
+            n = tf.minimum(tf.cast(ragged.row_lengths(), tf.int32), width)
+            source = tf.range(width)[None, :] - (width - n)[:, None]
+            shifted = tf.gather(tokens, tf.maximum(source, 0), batch_dims=1)
+            tokens = tf.where(source >= 0, shifted, tf.constant(""))
         return tf.cast(self.lookup(tokens), tf.int32), tokens
 
     @staticmethod
@@ -539,6 +559,8 @@ def export_for_serving(
     dimensions: bool = False,
     text_tokenizer: str = "treebank",
     lowercase: bool | None = None,
+    padding: str = "post",
+    min_len: int | None = None,
     overwrite: bool = False,
     verbose: bool = False,
     **analyzer_kwargs: Any,
@@ -582,6 +604,13 @@ def export_for_serving(
     lowercase : bool, optional
         Lowercase the tokens; by default as the pretrained model was trained
         (else False).
+    padding : {"post", "pre"}
+        Where the text signatures of a token-id model put the padding, as the
+        model was trained (as :func:`keras_text_lrp.explain`'s ``padding``).
+    min_len : int, optional
+        The least row length of those text signatures; by default the
+        least length the model's convolutions, strides and pools need (a
+        model with a fixed input length always gets that length).
     overwrite : bool
         Replace an existing, non-empty ``path`` (refused otherwise).
     verbose : bool
@@ -637,6 +666,19 @@ def export_for_serving(
     if text_signature is None:
         text_signature = tv is not None
     embedding = Engine(analysis).token_inputs()[0]
+    if padding not in PADDINGS:
+        raise InvalidArgumentError(f"padding must be one of {PADDINGS}, got {padding!r}.")
+    if tv is not None and (padding != "post" or min_len is not None):
+        raise InvalidArgumentError(
+            f"padding/min_len cannot be set for model {model.name!r}: its TextVectorization layer "
+            f"{tv.name!r} pads the texts itself."
+        )
+    _, least = model_lengths(analysis)
+    if min_len is not None and min_len < least:
+        raise InvalidArgumentError(
+            f"min_len={min_len} is too short for model {model.name!r}: its convolutions, strides and "
+            f"pools need at least {least} steps."
+        )
     lookup = None
     if text_signature and tv is None:
         if vocabulary is None:
@@ -646,7 +688,8 @@ def export_for_serving(
             )
         lookup = _VocabularyLookup(vocabulary, embedding.input_dim)
     lower = info.get("lowercase", False) if lowercase is None else bool(lowercase)
-    build = _Signatures(model, analysis, tv, dimensions, lookup, text_tokenizer, lower)
+    build = _Signatures(model, analysis, tv, dimensions, lookup, text_tokenizer, lower, padding,
+                        max(least, min_len or 1))
 
     archive = keras.export.ExportArchive()
     spec = model.inputs[0]

@@ -152,6 +152,15 @@ class PretrainedModel:
         if max_len is None:
             max_len = max(1, max((len(tokens) for tokens in token_lists), default=0))
         ids, _ = self.vocabulary.encode(token_lists, max_len=max_len)
+        unknown = [t for tokens in token_lists for t in tokens if t not in self.vocabulary]
+        if unknown:
+            shown = ", ".join(repr(t) for t in dict.fromkeys(unknown))
+            warnings.warn(
+                f"{len(unknown)} of {sum(map(len, token_lists))} tokens are not in the vocabulary and were "
+                f"encoded as {self.vocabulary.oov_token}: {shown[:200]} (this model splits on "
+                f"{self.tokenizer!r}; tokenize raw text PTB-style first, or use keras_text_lrp.explain).",
+                stacklevel=2,
+            )
         return ids
 
     def predict_logits(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
@@ -272,6 +281,47 @@ def _embedding_input_dim(model: Any) -> int | None:
     return None
 
 
+def _text_vectorization(model: Any) -> Any:
+    """The TextVectorization layer a model's input goes through, or None."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.TextVectorization):
+            return layer
+    return None
+
+
+def _path_vocabulary(model: Any, path: Path, vocabulary: Any) -> Vocabulary:
+    """The vocabulary of a ``.keras`` file: given, beside it, or its own TextVectorization's."""
+    if isinstance(vocabulary, Vocabulary):
+        return vocabulary
+    vocab_path = Path(vocabulary) if vocabulary is not None else path.with_suffix(".vocab.json")
+    layer = _text_vectorization(model)
+    if vocabulary is None and layer is not None and not vocab_path.is_file():
+        return Vocabulary.from_text_vectorization(layer)  # raw strings in: the layer encodes
+    return _load_vocabulary(vocab_path)
+
+
+def _outputs(model: Any) -> int | None:
+    outputs = getattr(model, "outputs", None)
+    return None if not outputs or outputs[0].shape[-1] is None else int(outputs[0].shape[-1])
+
+
+def _class_count(model: Any) -> int | None:
+    """Classes of the model's first output: its units, 2 for a one-unit sigmoid head."""
+    units = _outputs(model)
+    if units != 1:
+        return units
+    try:
+        from keras_text_lrp.engine import Engine
+
+        engine = Engine(model)
+        head = engine.strip_head(engine.graph.outputs[0])
+    except Exception:  # a graph the engine cannot read: count the units (the analyzers will say why)
+        return units
+    return 2 if head == "sigmoid" else units
+
+
 def load(
     name_or_path: str | os.PathLike[str],
     vocabulary: str | os.PathLike[str] | Vocabulary | None = None,
@@ -292,11 +342,14 @@ def load(
     vocabulary : str, os.PathLike or Vocabulary, optional
         Only for a path: the vocabulary (or its JSON file, from
         :meth:`Vocabulary.save`). By default ``<stem>.vocab.json`` next to
-        the ``.keras`` file.
+        the ``.keras`` file; for a model that begins with a
+        ``TextVectorization`` layer and has no such file, the layer's own
+        vocabulary (the layer then encodes the texts). The Embedding may have
+        more rows than the vocabulary has tokens, not fewer.
     labels : sequence of str, optional
         Only for a path: class names in logit order. By default the SST-5
-        names for a model with five outputs, else the class indices
-        (``"0"``, ``"1"``, ...).
+        names for a model with five classes, else the class indices
+        (``"0"``, ``"1"``, ...); a one-unit sigmoid head is two classes.
     tokenizer : str, default "space"
         Only for a path: the :func:`keras_text_lrp.text.tokenize` method the
         model was trained with.
@@ -336,6 +389,7 @@ def load(
         label_names = tuple(SST5_LABEL_NAMES)
         tokenizer, lowercase = TOKENIZER_METHOD, LOWERCASE
     else:
+        vocab_path = None
         if not isinstance(name_or_path, str | os.PathLike):
             raise UnknownModelError(
                 f"expected a model name or a path, got {type(name_or_path).__name__}; "
@@ -350,27 +404,29 @@ def load(
         if tokenizer not in TOKENIZERS:
             raise InvalidArgumentError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
         name = path.stem
-        if isinstance(vocabulary, Vocabulary):
-            vocab = vocabulary
-        else:
-            vocab_path = Path(vocabulary) if vocabulary is not None else path.with_suffix(".vocab.json")
-            if not path.is_file():
-                raise ModelFileError(f"Model file {str(path)!r} does not exist")
-            vocab = _load_vocabulary(vocab_path)
+        if not path.is_file():
+            raise ModelFileError(f"Model file {str(path)!r} does not exist")
         label_names = None if labels is None else tuple(str(label) for label in labels)
     model = _load_keras(path)
+    if vocab_path is None:  # a .keras path
+        vocab = _path_vocabulary(model, path, vocabulary)
     input_dim = _embedding_input_dim(model)
-    if input_dim is not None and input_dim != len(vocab):
+    if input_dim is not None and input_dim < len(vocab):
         raise ModelFileError(
-            f"The Embedding of {str(path)!r} has {input_dim} rows but the vocabulary has "
-            f"{len(vocab)} tokens: they do not belong together"
+            f"The Embedding of {str(path)!r} has {input_dim} rows but the vocabulary has {len(vocab)} "
+            "tokens (an Embedding may have more rows than the vocabulary, not fewer): they do not belong "
+            "together"
         )
-    n_out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    n_out = _class_count(model)
     if label_names is None:  # a .keras path without labels=: SST-5's for five classes, else the indices
         label_names = (tuple(SST5_LABEL_NAMES) if n_out is None or n_out == len(SST5_LABEL_NAMES)
                        else tuple(str(k) for k in range(n_out)))
     if n_out is not None and n_out != len(label_names):
-        raise ModelFileError(f"{str(path)!r} has {n_out} outputs but {len(label_names)} labels were given")
+        raise ModelFileError(
+            f"{str(path)!r} has {n_out} classes but {len(label_names)} labels were given"
+            + (" (its one-unit sigmoid head is two classes: [negative, positive])"
+               if n_out == 2 and _outputs(model) == 1 else "")
+        )
     card_path = path.with_suffix(".md")
     try:
         card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""

@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
-from keras_text_lrp.explain import _analyzer, _explain_batch, _length_limit, _resolve_model, _split_options
-from keras_text_lrp.text.tokenize import tokenize
+from keras_text_lrp.explain import _explain_batch, _setup
 
 __all__ = ["StreamSummary", "explain_dataset"]
 
@@ -224,6 +223,8 @@ def explain_dataset(
     lowercase: bool | None = None,
     pooling: str = "sum",
     max_len: int | None = None,
+    padding: str | None = None,
+    min_len: int | None = None,
     label_names: Sequence[str] | None = None,
     resume: bool = True,
     include_text: bool = True,
@@ -253,7 +254,7 @@ def explain_dataset(
     target : "pred" or int
         The class explained when the inputs give none: the predicted one, or
         one class for all.
-    vocabulary, tokenizer, lowercase, pooling, max_len, label_names
+    vocabulary, tokenizer, lowercase, pooling, max_len, padding, min_len, label_names
         As for :func:`keras_text_lrp.explain`.
     resume : bool
         Continue a file that already holds records: cut a trailing partial
@@ -305,16 +306,13 @@ def explain_dataset(
         raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
     if isinstance(target, str) and target != "pred":
         raise InvalidArgumentError(f"target must be 'pred' or an int, got {target!r}.")
-    model, vocabulary, label_names, trained_lower = _resolve_model(model, vocabulary, label_names)
     methods = [methods] if isinstance(methods, str) else list(methods)
-    if not methods:
-        raise InvalidArgumentError("give at least one method.")
-    options = _split_options(methods, analyzer_kwargs)
-    lowercase = trained_lower if lowercase is None else lowercase
-    model_len, limit = _length_limit(model, max_len)
-    # Built (and so checked) before the file is touched; shared with explain()'s cache, traced once.
-    analyzers = {name: _analyzer(name, model, options[name]) for name in methods}
-    tokenize("", tokenizer)  # an unknown tokenizer fails before the file is touched
+    # The analyzers and the text pipeline are built (and so checked) before the file is touched;
+    # the analyzers are shared with explain()'s cache and traced once.
+    setup = _setup(
+        model, vocabulary, label_names, methods, analyzer_kwargs, tokenizer=tokenizer, lowercase=lowercase,
+        max_len=max_len, padding=padding, min_len=min_len,
+    )
 
     path = Path(path)
     done, last = _prepare(path, resume)
@@ -337,10 +335,8 @@ def explain_dataset(
             records: dict[int, dict] = {}
             if full:
                 explanation, cut = _explain_batch(
-                    model, vocabulary, label_names, [item.text for item in full], methods,
-                    _batch_target(full, target), analyzer_kwargs, tokenizer=tokenizer, lowercase=lowercase,
-                    pooling=pooling, model_len=model_len, limit=limit, batch_size=int(batch_size),
-                    warn=False, analyzers=analyzers,
+                    setup, [item.text for item in full], _batch_target(full, target), pooling=pooling,
+                    batch_size=int(batch_size), warn=False,
                 )
                 truncated += cut
                 for item, record in zip(full, explanation.to_records()):
@@ -361,7 +357,7 @@ def explain_dataset(
             bar.update(len(batch))
     if truncated:
         warnings.warn(
-            f"{truncated} text(s) had more tokens than the model takes ({limit}); "
+            f"{truncated} text(s) had more tokens than the model takes ({setup.limit}); "
             "only their first tokens were explained.", stacklevel=2,
         )
     return StreamSummary(path=path, resumed_from=done, written=written, total=done + written, empty=empty,
