@@ -151,8 +151,9 @@ def _with_labels(pretrained: Any, names: Sequence[str] | None) -> Any:
     """``pretrained`` with the --labels class names, refused unless there is one per class."""
     if names is None:
         return pretrained
-    outputs = getattr(pretrained.model, "outputs", None)
-    classes = outputs[0].shape[-1] if outputs else None
+    from keras_text_lrp.models import _class_count
+
+    classes = _class_count(pretrained.model)  # a one-unit sigmoid head is two classes
     classes = len(pretrained.labels) if classes is None else int(classes)
     if len(names) != classes:
         raise CommandLineError(
@@ -460,7 +461,8 @@ def _run_explain(args: argparse.Namespace) -> int:
                 with _relayed_warnings(batch, sys.stderr):
                     explanation = explain(
                         pretrained, [item.text for item in batch], methods, target,
-                        batch_size=args.batch_size, max_len=args.max_len,
+                        batch_size=args.batch_size, max_len=args.max_len, padding=args.padding,
+                        min_len=args.min_len,
                     )
                 records = explanation.to_records()
                 for i, (item, record) in enumerate(zip(batch, records, strict=True)):
@@ -586,7 +588,8 @@ def _run_export(args: argparse.Namespace) -> int:
     _quiet_backend_logs()
     path = export_for_serving(args.model, target, methods, vocabulary=args.vocab,
                               text_signature=True if args.text else None, dimensions=args.dimensions,
-                              text_tokenizer=args.text_tokenizer, overwrite=args.overwrite)
+                              text_tokenizer=args.text_tokenizer, padding=args.padding,
+                              overwrite=args.overwrite)
     from tensorflow.core.protobuf import saved_model_pb2
 
     graph = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
@@ -604,6 +607,8 @@ examples:
   keras-text-lrp explain "Not bad at all." --method lrp.epsilon --method gradient --html page.html
   keras-text-lrp explain --file reviews.txt --batch-size 128 --jsonl scores.jsonl --quiet
   keras-text-lrp explain "Not bad." --model my_model.keras --labels neg,neutral,pos --target pos
+  keras-text-lrp explain "Not bad." --model my_tv_model.keras --labels neg,pos   # TextVectorization inside
+  keras-text-lrp explain --file reviews.txt --model my_bilstm.keras --padding pre --min-len 200
   cat reviews.txt | keras-text-lrp explain --file - --json -
 
 Red words speak for the explained class, blue ones against it (plain word[+0.12] scores
@@ -648,7 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"shipped model name (see '{PROG} models') or a .keras file "
                               f"(default: {DEFAULT_MODEL})")
     explain.add_argument("--vocab", metavar="FILE", default=None,
-                         help="vocabulary JSON of a .keras model (default: <model>.vocab.json beside it)")
+                         help="vocabulary JSON of a .keras model (default: <model>.vocab.json beside it; "
+                              "none for a model that begins with its TextVectorization layer)")
     explain.add_argument("--method", action="append", metavar="NAME",
                          help=f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD})")
     explain.add_argument("--target", type=_target, default="pred", metavar="pred|INT|NAME",
@@ -670,6 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--max-len", type=_positive_int, default=None, metavar="N",
                          help="explain at most the first N tokens of a text (a model with a fixed "
                               "input length cuts texts at that length anyway)")
+    explain.add_argument("--padding", choices=("post", "pre"), default=None,
+                         help="pad after the tokens (default) or before them, as the model was trained "
+                              "(Keras's pad_sequences pre-pads)")
+    explain.add_argument("--min-len", type=_positive_int, default=None, metavar="N",
+                         help="pad every text to at least N ids (with --max-len N: a fixed length); by "
+                              "default the model's input length or the least its convolutions need")
     explain.add_argument("--no-color", action="store_true", help="plain word[+0.12] scores, no colours")
     explain.add_argument("-q", "--quiet", action="store_true", help="do not print the texts")
     explain.set_defaults(run=_run_explain)
@@ -711,6 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="in-graph tokenizer of the text signatures (default: treebank)")
     export.add_argument("--vocab", metavar="FILE", default=None,
                         help="vocabulary JSON of a .keras model (default: <model>.vocab.json beside it)")
+    export.add_argument("--padding", choices=("post", "pre"), default="post",
+                        help="where the text signatures pad, as the model was trained (default: post)")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
     export.set_defaults(run=_run_export)
     return parser
