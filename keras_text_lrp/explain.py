@@ -349,15 +349,17 @@ def _explain_batch(
                 f"text {i} has {batch.token_counts[i]} tokens but the model takes at most {batch.limit}: "
                 f"only the first {batch.limit} are explained.", stacklevel=3,
             )
-        note = oov_warning(batch, "[UNK]" if setup.pipeline is None else setup.pipeline.vocabulary.oov_token)
+        unknown = [i for i, (tok, oov) in enumerate(zip(batch.tokens, batch.oov))
+                   if tok and len(oov) == len(tok)]
+        oov_token = "[UNK]" if setup.pipeline is None else setup.pipeline.vocabulary.oov_token
+        note = oov_warning(batch, oov_token, skip=unknown)
         if note is not None:
             warnings.warn(note + ".", stacklevel=3)
-        for i, (tok, oov) in enumerate(zip(batch.tokens, batch.oov)):
-            if tok and len(oov) == len(tok):
-                warnings.warn(
-                    f"every token of text {i} is out of the vocabulary; its explanation only shows the "
-                    "[UNK] embedding.", stacklevel=3,
-                )
+        for i in unknown:
+            warnings.warn(
+                f"every token of text {i} is out of the vocabulary; its explanation only shows the "
+                "[UNK] embedding.", stacklevel=3,
+            )
 
     logits = first.scores(inputs, batch_size=batch_size)
     predicted = np.argmax(logits, axis=-1).astype("int32")

@@ -137,15 +137,19 @@ class EncodedBatch:
         return mask
 
 
-def oov_warning(batch: EncodedBatch, oov_token: str = "[UNK]") -> str | None:
-    """A one-line summary of the out-of-vocabulary tokens of ``batch``, or None if there are none."""
-    counts = [len(o) for o in batch.oov]
+def oov_warning(batch: EncodedBatch, oov_token: str = "[UNK]", skip: Sequence[int] = ()) -> str | None:
+    """A one-line summary of the out-of-vocabulary tokens of ``batch``, or None if there are none.
+
+    The texts listed in ``skip`` (e.g. those warned about on their own) are left out.
+    """
+    rows = [i for i in range(len(batch.tokens)) if i not in set(skip)]
+    counts = [len(batch.oov[i]) for i in rows]
     total = sum(counts)
     if not total:
         return None
-    kept = sum(len(t) for t in batch.tokens)
+    kept = sum(len(batch.tokens[i]) for i in rows)
     examples = []
-    for o in batch.oov:
+    for o in (batch.oov[i] for i in rows):
         for token in o:
             if token not in examples:
                 examples.append(token)

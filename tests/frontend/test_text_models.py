@@ -57,7 +57,11 @@ def test_explain_takes_raw_strings_with_the_layers_tokens(text_model, reference)
     for i in range(len(TEXTS)):
         np.testing.assert_allclose(e.scores["gradient"][i], np.full(n[i], sign[i] * HEAD_W.sum() / n[i]),
                                    rtol=1e-5)
-    analyzer = ktl.create_analyzer("lrp.epsilon", model, neuron_selection_mode="index")
+    from keras_text_lrp.explain import _analyzer
+
+    # explain()'s own analyzer, create_analyzer("lrp.epsilon", model, neuron_selection_mode="index"),
+    # from its cache (not traced twice)
+    analyzer = _analyzer("lrp.epsilon", model, {})
     assert analyzer.tokens(TEXTS) == tokens
     r = analyzer.analyze(TEXTS, neuron_selection=e.target)
     assert r.shape == (len(TEXTS), ids.shape[1], DIM)
