@@ -138,8 +138,10 @@ def test_load_from_path(tmp_path):
         models.load(other)
     loaded = models.load(str(other), vocabulary=tmp_path / "sst5-cnn.vocab.json")
     assert loaded.name == "renamed" and loaded.card == ""
+    # an Embedding with more rows than the vocabulary is fine (issue 10, item 7); fewer is not
+    assert len(models.load(other, vocabulary=Vocabulary(["a", "b"])).vocabulary) == 4
     with pytest.raises(ModelFileError, match="they do not belong together"):
-        models.load(other, vocabulary=Vocabulary(["a", "b"]))
+        models.load(other, vocabulary=Vocabulary(shipped.vocabulary.words + ["zz-extra-1", "zz-extra-2"]))
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "missing", "text"])
