@@ -250,7 +250,7 @@ def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(served):
     sigs = _cli_signatures(served.cli_output)
     outputs = {"logits": ("DT_FLOAT", "(-1, 4)"), "relevance": ("DT_FLOAT", "(-1, -1)"),
                "mask": ("DT_BOOL", "(-1, -1)"), "target": ("DT_INT32", "(-1)"),
-               "relevance_dimensions": ("DT_FLOAT", "(-1, -1, 8)")}
+               "padding_relevance": ("DT_FLOAT", "(-1)"), "relevance_dimensions": ("DT_FLOAT", "(-1, -1, 8)")}
     for m in ("lrp_epsilon", "integrated_gradients", "smoothgrad"):
         assert sigs[f"explain_{m}"] == {"inputs": {"token_ids": ("DT_INT32", "(-1, -1)")}, "outputs": outputs}
         assert sigs[f"explain_{m}_target"]["inputs"] == {
