@@ -38,7 +38,7 @@ from keras_text_lrp.rules.base import stabilize
 from keras_text_lrp.rules.linear import linear_form
 
 __all__ = ["ATTENTION_RULES", "AttentionRule", "AttentionGradient", "forward", "check_attention_calls",
-           "check_attention_rule"]
+           "check_attention_rule", "softmax_relevance"]
 
 ATTENTION_RULES = ("cp", "attnlrp")
 
@@ -122,6 +122,16 @@ def forward(step: Any, xs: list, masks: list) -> tuple[list, dict]:
     return ys, extra
 
 
+def softmax_relevance(s: Any, p: Any, r_p: Any) -> Any:
+    """AttnLRP's softmax rule: the Taylor rule at the scores with bias, ``R_s = s (R_p - p sum_S R_p)``.
+
+    Per query row it loses ``sum_S R_p - sum_S R_s = sum_S R_p (1 + sum_S s p) - sum_S s R_p``:
+    not conservative (SEMANTICS.md states the measured loss). Masked scores get
+    exactly 0 since their ``p`` (and so ``R_p``) is 0.
+    """
+    return s * (r_p - p * ops.sum(r_p, axis=-1, keepdims=True))
+
+
 def _dense_context(dense: Any, x: Any) -> Any:
     """What a linear rule needs of one EinsumDense call: input, pre-activation, form."""
     form = linear_form(dense)
@@ -176,7 +186,7 @@ class AttentionRule:
             r_p, r_v = _product(combine, p, v, e["c"], r_c, self.epsilon, 0.5)
             # Softmax: the Taylor rule at the scores, with bias (absorbs sum_S s p * sum_S R_p).
             s = e["s"]
-            r_s = s * (r_p - p * ops.sum(r_p, axis=-1, keepdims=True))
+            r_s = softmax_relevance(s, p, r_p)
             r_k, r_qs = _product(
                 lambda k_, q_: ops.einsum(layer._dot_product_equation, k_, q_), e["k"], e["qs"], s, r_s,
                 self.epsilon, 0.5,

@@ -39,7 +39,7 @@ def _mha_case(heads, masked, cross):
     xq_in = keras.Input((T, D))
     xv_in = keras.Input((S, D)) if cross else xq_in
     am_in = keras.Input((T, T), dtype="bool") if masked else None
-    mha = layers.MultiHeadAttention(heads, key_dim=3, value_dim=2)
+    mha = layers.MultiHeadAttention(heads, key_dim=3)  # value_dim != key_dim breaks Keras on JAX
     kwargs = {"attention_mask": am_in, "use_causal_mask": True} if masked else {}
     y = mha(xq_in, xv_in, **kwargs)
     inputs = [xq_in] + ([xv_in] if cross else []) + ([am_in] if masked else [])
