@@ -63,7 +63,9 @@ def mlp():
     return model, rng.normal(size=(8, 5)).astype("float32")
 
 
-@pytest.mark.parametrize("name,alpha,beta", [("lrp.alpha_2_beta_1", 2.0, 1.0), ("lrp.alpha_1_beta_0", 1.0, 0.0)])
+@pytest.mark.parametrize(
+    "name,alpha,beta", [("lrp.alpha_2_beta_1", 2.0, 1.0), ("lrp.alpha_1_beta_0", 1.0, 0.0)]
+)
 @pytest.mark.parametrize("compat", [None, "innvestigate"])
 def test_alpha_beta_bias_handling(mlp, name, alpha, beta, compat):
     model, X = mlp

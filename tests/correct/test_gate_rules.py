@@ -59,7 +59,9 @@ def sst5():
 )
 def test_sst5_bilstm_every_sentence(sst5, gate_rule, epsilon, bias_factor, conserves):
     model, ids = sst5
-    analyzer = create_analyzer("lrp.lstm", model, gate_rule=gate_rule, epsilon=epsilon, bias_factor=bias_factor)
+    analyzer = create_analyzer(
+        "lrp.lstm", model, gate_rule=gate_rule, epsilon=epsilon, bias_factor=bias_factor
+    )
     R = analyzer.analyze(ids)
     assert np.isfinite(R).all()
     if conserves:

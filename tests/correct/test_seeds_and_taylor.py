@@ -159,7 +159,10 @@ def _conv_taylor(model, X, seed):
 
 # ----------------------------------------------------------------------------- tests
 
-NETS = {"mlp": (_mlp_forward, _mlp_rectified, _mlp_taylor), "conv": (_conv_forward, _conv_rectified, _conv_taylor)}
+NETS = {
+    "mlp": (_mlp_forward, _mlp_rectified, _mlp_taylor),
+    "conv": (_conv_forward, _conv_rectified, _conv_taylor),
+}
 
 
 def _selections(y):
@@ -232,7 +235,9 @@ def test_deep_taylor_add_hands_full_relevance_to_each_addend(mlp):
     R_c = _zplus(f["c"], f["Wo"], _seed(f["y"], top, "relu"))
     s = f["a"] + f["b"]
     share = np.where(s == 0, 0.0, R_c[:, :5] / np.where(s == 0, 1.0, s))
-    proportional = _zplus(f["x"], f["Wa"], f["a"] * share + R_c[:, 5:]) + _zplus(f["x"], f["Wb"], f["b"] * share)
+    proportional = (
+        _zplus(f["x"], f["Wa"], f["a"] * share + R_c[:, 5:]) + _zplus(f["x"], f["Wb"], f["b"] * share)
+    )
     assert np.abs(got - proportional).max() > 1e-2 * np.abs(got).max()
 
 
