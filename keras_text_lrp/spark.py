@@ -57,7 +57,9 @@ def output_schema(df: DataFrame, text_col: str, id_col: str | None, include_text
 
 def _target(value: Any) -> Any:
     """A target cell as an int or None (pandas turns a nullable int column into floats with NaN)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -160,10 +162,13 @@ def explain_dataframe(
         raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
     for role, col in (("text_col", text_col), ("id_col", id_col), ("target_col", target_col)):
         if col is not None and col not in df.columns:
-            raise InvalidArgumentError(f"{role}={col!r} is not a column of the DataFrame (columns: {df.columns}).")
+            raise InvalidArgumentError(
+                f"{role}={col!r} is not a column of the DataFrame (columns: {df.columns})."
+            )
     if not isinstance(df.schema[text_col].dataType, T.StringType):
         raise InvalidArgumentError(
-            f"text_col={text_col!r} is a {df.schema[text_col].dataType.simpleString()} column; give a string column."
+            f"text_col={text_col!r} is a {df.schema[text_col].dataType.simpleString()} column; "
+            "give a string column."
         )
     if target_col is not None and not isinstance(df.schema[target_col].dataType, T.IntegralType):
         raise InvalidArgumentError(
