@@ -27,13 +27,14 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 MODELS = {"sst5-cnn": ["lrp.epsilon"], "sst5-bilstm": ["lrp.lstm"]}
 
 
-def single_process(name: str, methods: list[str], texts: list[str], tmp: Path) -> float:
-    """Seconds of explain_dataset on ``texts`` (after a warm-up on 64 of them)."""
+def single_process(name: str, methods: list[str], texts: list[str], tmp: Path) -> tuple[float, float]:
+    """(0, seconds) of explain_dataset on ``texts`` (after a warm-up on 64 of them)."""
     from keras_text_lrp.models import load
     from keras_text_lrp.streaming import explain_dataset
 
@@ -41,7 +42,7 @@ def single_process(name: str, methods: list[str], texts: list[str], tmp: Path) -
     explain_dataset(model, texts[:64], tmp / "warm.jsonl", methods, progress=False, resume=False)
     start = time.perf_counter()
     explain_dataset(model, texts, tmp / f"{name}.jsonl", methods, progress=False, resume=False)
-    return time.perf_counter() - start
+    return 0.0, time.perf_counter() - start
 
 
 def dask_rate(path: str, methods: list[str], texts: list[str], workers: int) -> tuple[float, float]:
@@ -118,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             methods = MODELS[name]
             path = str(tmp / name / "1")
             export_for_serving(name, path, methods, text_signature=True)
-            seconds = single_process(name, methods, texts, tmp)
-            rows.append((name, "explain_dataset (1 process)", 0.0, seconds))
-            for n in [int(v) for v in args.dask.split(",") if v]:
-                rows.append((name, f"Dask, {n} worker(s)", *dask_rate(path, methods, texts, n)))
-            for n in [int(v) for v in args.spark.split(",") if v]:
-                rows.append((name, f"Spark local[{n}]", *spark_rate(path, methods, texts, n)))
-            for row in rows[-1 - len(args.dask.split(",")) - len(args.spark.split(",")):]:
-                print(row, flush=True)
+            runs = [("explain_dataset (1 process)", partial(single_process, name, methods, texts, tmp))]
+            runs += [(f"Dask, {n} worker(s)", partial(dask_rate, path, methods, texts, n))
+                     for n in [int(v) for v in args.dask.split(",") if v]]
+            runs += [(f"Spark local[{n}]", partial(spark_rate, path, methods, texts, n))
+                     for n in [int(v) for v in args.spark.split(",") if v]]
+            for engine, measure in runs:
+                rows.append((name, engine, *measure()))
+                print(rows[-1], f"load average {os.getloadavg()}", flush=True)
     print(f"load average after: {os.getloadavg()}")
     print("\n| model | engine | start-up s | explain s | texts/s |\n|---|---|---|---|---|")
     for name, engine, startup, seconds in rows:
