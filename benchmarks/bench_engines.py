@@ -45,6 +45,14 @@ def single_process(name: str, methods: list[str], texts: list[str], tmp: Path) -
     return 0.0, time.perf_counter() - start
 
 
+def _load(path: str, methods: list[str]) -> int:
+    """Load the SavedModel in this (worker) process; the count, not the model, goes back to the client."""
+    from keras_text_lrp import exported
+
+    exported.load(path, methods)
+    return exported.load_count(path)
+
+
 def dask_rate(path: str, methods: list[str], texts: list[str], workers: int) -> tuple[float, float]:
     """(start-up seconds, explain seconds) on a LocalCluster of ``workers`` processes."""
     import dask.bag as db
@@ -57,7 +65,7 @@ def dask_rate(path: str, methods: list[str], texts: list[str], workers: int) -> 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.wait_for_workers(workers)
-        client.run(exported.load, path, methods)  # every worker loads the SavedModel once
+        client.run(_load, path, methods)  # every worker loads the SavedModel once
         warm = db.from_sequence(texts[:8 * workers], npartitions=workers)
         explain_bag(warm, path, methods).compute()
         ready = time.perf_counter()
