@@ -58,7 +58,6 @@ def dask_rate(path: str, methods: list[str], texts: list[str], workers: int) -> 
     import dask.bag as db
     from distributed import Client, LocalCluster
 
-    from keras_text_lrp import exported
     from keras_text_lrp.dask import explain_bag
 
     start = time.perf_counter()
