@@ -90,7 +90,25 @@ def compile_fn(
 
     import tensorflow as tf
 
-    return tf.function(fn, jit_compile=bool(jit_compile), reduce_retracing=True, autograph=False)
+    return tf.function(_Traced(fn), jit_compile=bool(jit_compile), reduce_retracing=True, autograph=False)
+
+
+class _Traced:
+    """``fn`` as a callable object, one per compiled function.
+
+    TensorFlow counts traces per *code object* of the traced Python function,
+    so the closures of many analyzers (one ``run`` each, traced once each)
+    would count as one function retracing on every new analyzer, and print
+    the "triggered tf.function retracing" warning. An object without
+    ``__code__`` is counted by itself: a warning then means that this one
+    compiled function really retraces.
+    """
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 def normal(shape: Any, seed: Any, dtype: str = "float32") -> Any:

@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
-
-import numpy as np
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 try:
     import apache_beam as beam
@@ -47,84 +45,12 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
-from keras_text_lrp.export import signature_name
+from keras_text_lrp.exported import TextExample, explain_examples, to_example
+from keras_text_lrp.exported import check_signatures as _check_signatures
+from keras_text_lrp.exported import error_record as _error_record
+from keras_text_lrp.exported import signature_names as _signature_names
 
 __all__ = ["ExplainTextHandler", "ExplainTexts", "TextExample", "run"]
-
-
-class TextExample(NamedTuple):
-    """One input of :class:`ExplainTextHandler`: a text, its id and the class to explain.
-
-    ``id`` and ``target`` may be None (no id; explain the predicted class).
-    """
-
-    text: str
-    id: Any = None
-    target: int | None = None
-
-
-def to_example(element: Any) -> TextExample:
-    """A text, an ``(id, text)`` pair or a dict with ``text`` (``id``, ``target``) as a TextExample."""
-    if isinstance(element, TextExample):
-        example = element
-    elif isinstance(element, Mapping):
-        if "text" not in element:
-            raise InvalidInputError(f"an input dict has no 'text' key (keys: {sorted(element)}).")
-        example = TextExample(element["text"], element.get("id"), element.get("target"))
-    elif isinstance(element, (tuple, list)):
-        if len(element) != 2:
-            raise InvalidInputError(
-                f"an input has {len(element)} parts; give a text, an (id, text) pair or a dict with 'text'."
-            )
-        example = TextExample(element[1], element[0])
-    else:
-        example = TextExample(element)
-    text = example.text.decode("utf-8") if isinstance(example.text, bytes) else example.text
-    if not isinstance(text, str):
-        raise InvalidInputError(f"an input's text is a {type(text).__name__}, not a str: {element!r:.80}.")
-    target = example.target
-    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer))):
-        raise InvalidInputError(f"an input's target must be a class index (int), got {target!r}.")
-    return TextExample(text, example.id, None if target is None else int(target))
-
-
-def _error_record(example: TextExample, methods: Sequence[str], include_text: bool, error: str) -> dict:
-    record = {} if example.id is None else {"id": example.id}
-    if include_text:
-        record["text"] = example.text
-    record.update({"tokens": [], "scores": {m: [] for m in methods}, "logits": None, "predicted": None,
-                   "target": None, "error": error})
-    return record
-
-
-def _signature_names(saved_model_dir: str) -> list[str]:
-    """The signature names of a SavedModel, read from its ``saved_model.pb`` (nothing is loaded)."""
-    import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    path = tf.io.gfile.join(saved_model_dir, "saved_model.pb")
-    if not tf.io.gfile.exists(path):
-        raise InvalidArgumentError(
-            f"{saved_model_dir!r} is not a SavedModel folder (it has no saved_model.pb); give the folder "
-            "export_for_serving wrote (e.g. serving/sst5/1)."
-        )
-    proto = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        proto.ParseFromString(handle.read())
-    return sorted({name for graph in proto.meta_graphs for name in graph.signature_def})
-
-
-def _check_signatures(saved_model_dir: str, methods: Sequence[str], available: Iterable[str]) -> None:
-    available = set(available)
-    wanted = [signature_name(m, text=True, target=t) for m in methods for t in (False, True)]
-    missing = [name for name in wanted if name not in available]
-    if missing:
-        texts = sorted(n for n in available if n.startswith("explain_text_") and not n.endswith("_target"))
-        raise InvalidArgumentError(
-            f"the SavedModel {saved_model_dir!r} has no signature(s) {missing}. Its text signatures are "
-            f"{texts or 'none'}: export the methods {list(methods)} with text_signature=True "
-            "(export_for_serving(..., text_signature=True) or `keras-text-lrp export MODEL DIR --text`)."
-        )
 
 
 class ExplainTextHandler(ModelHandler):
@@ -197,43 +123,10 @@ class ExplainTextHandler(ModelHandler):
         self, batch: Sequence[TextExample], model: Any, inference_args: dict | None = None
     ) -> Iterable[PredictionResult]:
         """One record per example: each method's signature called once per target group."""
-        import tensorflow as tf
-
         examples = [to_example(e) for e in batch]
-        records: list[dict | None] = [None] * len(examples)
-        given = [i for i, e in enumerate(examples) if e.target is not None]
-        free = [i for i, e in enumerate(examples) if e.target is None]
-        for rows, with_target in ((free, False), (given, True)):
-            if not rows:
-                continue
-            inputs = {"text": tf.constant([examples[i].text for i in rows])}
-            if with_target:
-                inputs["target"] = tf.constant([examples[i].target for i in rows], tf.int32)
-            outputs = {}
-            for method in self.methods:
-                signature = model.signatures[signature_name(method, text=True, target=with_target)]
-                outputs[method] = {k: v.numpy() for k, v in signature(**inputs).items()}
-            for j, i in enumerate(rows):
-                records[i] = self._record(examples[i], outputs, j)
+        records = explain_examples(model, examples, self.methods, label_names=self.label_names,
+                                   include_text=self.include_text, batch_size=max(len(examples), 1))
         return [PredictionResult(e, r) for e, r in zip(examples, records)]
-
-    def _record(self, example: TextExample, outputs: dict, j: int) -> dict:
-        first = outputs[self.methods[0]]
-        keep = first["mask"][j]
-        if not keep.any():
-            return _error_record(example, self.methods, self.include_text, "no tokens")
-        logits = first["logits"][j]
-        record = {} if example.id is None else {"id": example.id}
-        if self.include_text:
-            record["text"] = example.text
-        record["tokens"] = [t.decode("utf-8") for t in first["tokens"][j][keep]]
-        record["scores"] = {m: [float(v) for v in outputs[m]["relevance"][j][keep]] for m in self.methods}
-        record["logits"] = [float(v) for v in logits]
-        record["predicted"] = int(np.argmax(logits))
-        record["target"] = int(first["target"][j])
-        if self.label_names is not None:
-            record["labels"] = list(self.label_names)
-        return record
 
     def get_num_bytes(self, batch: Sequence[TextExample]) -> int:
         return sum(len(to_example(e).text.encode("utf-8")) for e in batch)
@@ -343,6 +236,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_dask_runner(beam_args: Sequence[str]) -> None:
+    """Beam's DaskRunner loses records (checked with Beam 2.77): refuse it, naming the direct path."""
+    runners = [beam_args[i + 1] for i, a in enumerate(beam_args[:-1]) if a == "--runner"]
+    runners += [a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")]
+    if any(r.rsplit(".", 1)[-1].lower() == "daskrunner" for r in runners):
+        raise InvalidArgumentError(
+            "Beam's DaskRunner cannot run this pipeline (ReadFromText fails to translate and WriteToText "
+            "writes empty shards, Beam 2.77); on a Dask cluster use `python -m keras_text_lrp.dask "
+            "--scheduler ADDRESS ...` (keras_text_lrp.dask.explain_bag) instead."
+        )
+
+
 def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> Any:
     """Run the corpus pipeline: read, explain, write JSON Lines (``python -m keras_text_lrp.beam``).
 
@@ -365,6 +270,7 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
     from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
     args, beam_args = _parser().parse_known_args(argv)
+    _refuse_dask_runner(beam_args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     labels = None if args.labels is None else [n.strip() for n in args.labels.split(",")]
     explain = ExplainTexts(args.saved_model, methods, label_names=labels, include_text=not args.no_text,
@@ -387,4 +293,12 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through run()
-    run()
+    import sys
+
+    from keras_text_lrp.errors import KerasTextLRPError
+
+    try:
+        run()
+    except KerasTextLRPError as error:  # a one-line message and exit 2, never a traceback
+        print(f"python -m keras_text_lrp.beam: error: {error}", file=sys.stderr)
+        sys.exit(2)

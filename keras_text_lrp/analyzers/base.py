@@ -20,9 +20,12 @@ from keras_text_lrp.engine import Composite, Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
 from keras_text_lrp.rules.base import Route
 
-__all__ = ["Analyzer", "NEURON_SELECTION_MODES"]
+__all__ = ["Analyzer", "NEURON_SELECTION_MODES", "COMPAT_VALUES"]
 
 NEURON_SELECTION_MODES = ("max_activation", "index", "all")
+
+#: The values of ``compat``: ``None`` (SEMANTICS.md) or ``"innvestigate"`` (iNNvestigate 2.1.2's numbers).
+COMPAT_VALUES = (None, "innvestigate")
 
 
 class Analyzer:
@@ -46,6 +49,11 @@ class Analyzer:
         Which model output is explained, for models with several outputs.
     jit_compile : bool
         Compile with XLA on TensorFlow (JAX always compiles).
+    compat : {None, "innvestigate"}
+        ``None`` (default) computes what SEMANTICS.md specifies;
+        ``"innvestigate"`` reproduces iNNvestigate 2.1.2 where SEMANTICS.md
+        deliberately differs from it (alpha-beta bias handling, the
+        BatchNormalization surrogate, SmoothGrad's absolute noise).
     """
 
     #: "gradient" (1 at the selected neuron), "logit" (its value) or "relu_logit".
@@ -57,8 +65,15 @@ class Analyzer:
         neuron_selection_mode: str = "max_activation",
         output_index: int = 0,
         jit_compile: bool = False,
+        compat: str | None = None,
     ):
         backend.name()
+        if compat not in COMPAT_VALUES:
+            raise InvalidArgumentError(
+                f"compat must be one of {COMPAT_VALUES} (None: SEMANTICS.md; 'innvestigate': "
+                f"iNNvestigate 2.1.2's numbers), got {compat!r}."
+            )
+        self.compat = compat
         if neuron_selection_mode not in NEURON_SELECTION_MODES:
             raise InvalidArgumentError(
                 f"neuron_selection_mode must be one of {NEURON_SELECTION_MODES}, got "
@@ -477,8 +492,8 @@ class Analyzer:
 
     def _compiled_fn(self) -> Any:
         if self._compiled is None:
-            # A fresh closure per analyzer: TensorFlow counts traces per Python
-            # function, and would flag analyzers of one class as retracing.
+            # backend.compile_fn gives each compiled function its own trace count
+            # (TensorFlow counts per code object, which all these closures share).
             def run(inputs, selection, extra):
                 return self._run(inputs, selection, extra)
 

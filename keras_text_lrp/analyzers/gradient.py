@@ -3,7 +3,8 @@ SmoothGrad, Guided Backprop and Deconvnet (SEMANTICS.md, "Gradient family").
 
 Each starts the backward pass from 1 at the selected neuron and takes every
 layer by its vector-Jacobian product; guided backprop and deconvnet change
-only the ReLUs. Integrated gradients and SmoothGrad batch all path points /
+the ReLUs and, as iNNvestigate, start from the selected output's value
+(``seed="one"``: from 1). Integrated gradients and SmoothGrad batch all path points /
 noise samples into one forward and one backward pass.
 """
 
@@ -265,7 +266,9 @@ class SmoothGrad(Gradient):
     """SmoothGrad: the mean gradient over noisy copies of the input.
 
     ``x + N(0, sigma^2)`` with ``sigma = noise_scale * (max(x) - min(x))`` per
-    sample (unlike iNNvestigate, ``noise_scale`` is honoured).
+    sample (unlike iNNvestigate, ``noise_scale`` is honoured; with
+    ``compat="innvestigate"`` the noise is ``N(0, 1)`` in absolute units, as
+    iNNvestigate 2.1.2 draws it, whatever ``noise_scale`` says).
 
     Parameters
     ----------
@@ -311,7 +314,8 @@ class SmoothGrad(Gradient):
         for j, p in enumerate(points):
             axes = tuple(range(1, len(p.shape)))
             spread = ops.max(p, axis=axes, keepdims=True) - ops.min(p, axis=axes, keepdims=True)
-            sigma = self.noise_scale * spread
+            # iNNvestigate 2.1.2 draws N(0, 1) whatever noise_scale says (compat="innvestigate").
+            sigma = ops.ones_like(spread) if self.compat == "innvestigate" else self.noise_scale * spread
             seed = ops.cast(extra["seed"], "int32") + ops.convert_to_tensor([0, 1 << 20], "int32") * j
             noise = backend.normal(ops.shape(ops.tile(p, [n] + [1] * len(axes))), seed, p.dtype)
             tiled = ops.tile(p, [n] + [1] * len(axes))
@@ -324,15 +328,50 @@ class SmoothGrad(Gradient):
         ]
 
 
-class GuidedBackprop(Gradient):
-    """Guided backpropagation: at ReLUs ``relu(signal)`` masked by the forward ReLU."""
+_SEEDS = ("value", "one")
+
+
+class _RectifiedGradient(Gradient):
+    """Guided backprop and deconvnet: seeded with the selected output's value (or 1).
+
+    Parameters
+    ----------
+    model : keras.Model
+    seed : {"value", "one"}
+        ``"value"`` (default, as iNNvestigate): the backward pass starts from
+        the selected logit's value, so a negative logit meets the
+        ``relu(signal)`` steps with a negative signal; ``"one"``: the textbook
+        seed 1.
+    **kwargs
+        See :class:`Gradient`.
+    """
+
+    def __init__(self, model: Any, seed: str = "value", **kwargs: Any):
+        if seed not in _SEEDS:
+            raise InvalidArgumentError(
+                f"seed must be one of {_SEEDS} ('value': the selected logit, as iNNvestigate; 'one': 1), "
+                f"got {seed!r}."
+            )
+        self.seed = seed
+        self.output_seed = "logit" if seed == "value" else "gradient"
+        super().__init__(model, **kwargs)
+
+
+class GuidedBackprop(_RectifiedGradient):
+    """Guided backpropagation: at ReLUs ``relu(signal)`` masked by the forward ReLU.
+
+    Starts from the selected logit's value (``seed="one"``: from 1).
+    """
 
     def composite(self) -> Composite:
         return dataclasses.replace(GRADIENT, activation=GuidedReLU())
 
 
-class Deconvnet(Gradient):
-    """Deconvnet: at ReLUs ``relu(signal)``, without the forward mask."""
+class Deconvnet(_RectifiedGradient):
+    """Deconvnet: at ReLUs ``relu(signal)``, without the forward mask.
+
+    Starts from the selected logit's value (``seed="one"``: from 1).
+    """
 
     def composite(self) -> Composite:
         return dataclasses.replace(GRADIENT, activation=DeconvReLU())

@@ -15,10 +15,11 @@ from keras import layers as kl
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.engine import Composite
 from keras_text_lrp.errors import InvalidArgumentError
-from keras_text_lrp.rules.activation import ActivationPass, ReLUMask
+from keras_text_lrp.rules.activation import ActivationPass, TaylorReLU
 from keras_text_lrp.rules.attention import AttentionRule, check_attention_calls, check_attention_rule
+from keras_text_lrp.rules.base import Route
 from keras_text_lrp.rules.linear import AlphaBetaRule, EpsilonRule, FlatRule, WSquareRule, ZRule
-from keras_text_lrp.rules.normalization import NormalizationRule
+from keras_text_lrp.rules.normalization import InnvestigateBatchNorm, NormalizationRule
 from keras_text_lrp.rules.recurrent import (
     RecurrentRule,
     check_gate_rule,
@@ -72,6 +73,10 @@ class LRP(Analyzer):
         ``"attnlrp"`` splits the products and takes the softmax by its Taylor rule.
         LayerNormalization/RMSNormalization take the epsilon rule with ``1/std``
         held constant either way.
+    compat : {None, "innvestigate"}
+        ``"innvestigate"``: alpha-beta with the full bias in both denominators
+        and iNNvestigate's BatchNormalization surrogate (SEMANTICS.md,
+        "iNNvestigate compatibility switch"); recurrent cells are unchanged.
     **kwargs
         See :class:`~keras_text_lrp.analyzers.base.Analyzer`.
     """
@@ -84,6 +89,8 @@ class LRP(Analyzer):
     ):
         self.gate_rule = check_gate_rule(gate_rule)
         self.attention_rule = check_attention_rule(attention_rule)
+        # linear_rule() reads compat (validated by Analyzer.__init__).
+        self.compat = kwargs.get("compat")
         self._linear = rule if rule is not None else self.linear_rule()
         super().__init__(model, **kwargs)
         # Refuse unsupported recurrent layers (and linear rules with no cell
@@ -114,11 +121,29 @@ class LRP(Analyzer):
             "normalization": NormalizationRule(eps, getattr(self, "bias_factor", 0.0)),
         }
 
+    def _composite_linear(self) -> Any:
+        """The linear rule(s) of the composite: under ``compat="innvestigate"``
+        BatchNormalization goes through iNNvestigate's surrogate."""
+        if self.compat != "innvestigate":
+            return self._linear
+        inner = self._linear
+
+        def pick(layer: Any) -> Any:
+            rule = inner(layer) if is_factory(inner) else inner
+            return InnvestigateBatchNorm(rule) if isinstance(layer, kl.BatchNormalization) else rule
+
+        return pick
+
     def composite(self) -> Composite:
         return Composite(
-            linear=self._linear, activation=ActivationPass(), recurrent=self.recurrent_rule,
+            linear=self._composite_linear(), activation=ActivationPass(), recurrent=self.recurrent_rule,
             recurrent_forward=self.recurrent_forward, **self.transformer_rules(),
         )
+
+    @property
+    def _innvestigate_bias(self) -> bool:
+        """Whether alpha-beta puts the full bias in both denominators (iNNvestigate's way)."""
+        return self.compat == "innvestigate"
 
 
 class ZLRP(LRP):
@@ -175,7 +200,7 @@ class AlphaBetaLRP(LRP):
         super().__init__(model, **kwargs)
 
     def linear_rule(self) -> Any:
-        return AlphaBetaRule(self.alpha, self.beta, self.bias)
+        return AlphaBetaRule(self.alpha, self.beta, self.bias, full_bias=self._innvestigate_bias)
 
 
 def _preset(name: str, alpha: float, beta: float, bias: bool, doc: str) -> type:
@@ -234,7 +259,9 @@ class _SequentialPreset(LRP):
         super().__init__(model, **kwargs)
 
     def linear_rule(self) -> Any:
-        conv = AlphaBetaRule(self.conv_alpha, self.conv_alpha - 1.0, bias=True)
+        conv = AlphaBetaRule(
+            self.conv_alpha, self.conv_alpha - 1.0, bias=True, full_bias=self._innvestigate_bias
+        )
         dense = EpsilonRule(self.epsilon)
         return lambda layer: conv if isinstance(layer, _CONV) else dense
 
@@ -252,7 +279,14 @@ class SequentialPresetB(_SequentialPreset):
 
 
 class DeepTaylor(LRP):
-    """``deep_taylor``: z_plus on every linear layer, ReLUs by the gradient, seed ``relu(logit)``."""
+    """``deep_taylor``: z_plus on every linear layer, the rest by the gradient, seed ``relu(logit)``.
+
+    As iNNvestigate (SEMANTICS.md, ``deep_taylor``): z_plus is applied to a
+    kernel layer's linear part with no mask by its own ReLU; stand-alone
+    ReLU/Activation layers, pooling, reshapes and the merges Add, Average,
+    Subtract and Concatenate are taken by the gradient, so an ``Add`` hands
+    its full relevance to every addend.
+    """
 
     output_seed = "relu_logit"
 
@@ -261,8 +295,9 @@ class DeepTaylor(LRP):
 
     def composite(self) -> Composite:
         return Composite(
-            linear=self._linear, activation=ReLUMask(), recurrent=self.recurrent_rule,
-            recurrent_forward=self.recurrent_forward, **self.transformer_rules(),
+            linear=self._composite_linear(), activation=TaylorReLU(), max=Route(), proportional=Route(),
+            recurrent=self.recurrent_rule, recurrent_forward=self.recurrent_forward,
+            **self.transformer_rules(),
         )
 
 

@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_text_lrp import backend
 
-__all__ = ["ActivationPass", "ActivationGradient", "GuidedReLU", "DeconvReLU", "ReLUMask"]
+__all__ = ["ActivationPass", "ActivationGradient", "GuidedReLU", "DeconvReLU", "ReLUMask", "TaylorReLU"]
 
 
 class ActivationPass:
@@ -62,3 +62,13 @@ class ReLUMask(ActivationPass):
         if not _is_relu(ctx):
             return [r]
         return [ops.where(ctx.z > 0, r, ops.zeros_like(r))]
+
+
+class TaylorReLU(ActivationGradient):
+    """Deep Taylor (as iNNvestigate): a kernel layer's own activation passes the
+    relevance unmasked; stand-alone activations are taken by the gradient."""
+
+    def __call__(self, ctx: Any, relevances: list) -> list:
+        if ctx.form is not None:  # the activation of a Dense/conv layer: z+ sees R_y unmasked
+            return [relevances[0]]
+        return super().__call__(ctx, relevances)

@@ -298,15 +298,19 @@ class AlphaBetaRule:
         With ``alpha - beta = 1``.
     bias : bool
         Whether ``b+`` / ``b-`` join the denominators (False for the ``_IB`` rules).
+    full_bias : bool
+        iNNvestigate 2.1.2's variant (``compat="innvestigate"``): the full bias
+        ``b`` joins both denominators instead of ``b+`` / ``b-``.
     """
 
-    def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: bool = True):
+    def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: bool = True, full_bias: bool = False):
         if not math.isclose(alpha - beta, 1.0, abs_tol=1e-9) or beta < 0:
             raise InvalidArgumentError(
                 f"alpha-beta LRP needs alpha - beta = 1 and beta >= 0, got alpha={alpha!r}, "
                 f"beta={beta!r} (alpha - beta = {alpha - beta!r}); e.g. alpha=2, beta=1 or alpha=1, beta=0."
             )
         self.alpha, self.beta, self.bias = float(alpha), float(beta), bool(bias)
+        self.full_bias = bool(full_bias)
 
     def __call__(self, ctx: Any, relevances: list) -> list:
         # For an input known to be >= 0 (a ReLU output) x- is 0 and its maps
@@ -334,9 +338,14 @@ class AlphaBetaRule:
         parts = [_positive(x), _negative(x)] if signed else [_positive(x)]
         zs, pullback = backend.vjp(maps, *parts)
         bias = self.bias and form.bias is not None
-        cotangents = [self.alpha * _ratio(r, zs[0], _positive(form.bias) if bias else None)]
+        b_act = b_inh = None
+        if bias:
+            b_act, b_inh = (form.bias, form.bias) if self.full_bias else (
+                _positive(form.bias), _negative(form.bias)
+            )
+        cotangents = [self.alpha * _ratio(r, zs[0], b_act)]
         if self.beta:
-            cotangents.append(-self.beta * _ratio(r, zs[1], _negative(form.bias) if bias else None))
+            cotangents.append(-self.beta * _ratio(r, zs[1], b_inh))
         # The pullback sums over the maps: alpha*sa W+^T - beta*si W-^T for x+,
         # alpha*sa W-^T - beta*si W+^T for x-.
         grads = pullback(cotangents)

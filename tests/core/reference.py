@@ -277,8 +277,8 @@ class LinearOp(Op):
         xf = x.reshape(B, -1)
         Rz = R.reshape(B, -1)
         rule = cfg.rule_for(self)
-        if cfg.relu_by_gradient and self.activation == "relu":
-            Rz = Rz * (self.z(x) > 0)
+        # deep_taylor applies z+ to the layer's linear part without masking by its ReLU
+        # (as iNNvestigate; SEMANTICS.md, deep_taylor).
         kind = rule[0]
         if kind in ("z", "epsilon"):
             cfg.track(np.abs(xf)[:, :, None] * np.abs(self.M)[None], self.z(x), Rz,
@@ -413,6 +413,8 @@ class AvgPoolOp(Op):
         return out.reshape((B,) + self.out_shape)
 
     def lrp(self, xs, y, R, cfg):
+        if cfg.merges_by_gradient:  # deep_taylor: pooling by the gradient
+            return self.grad(xs, y, R, "plain")
         # proportional split R_i = x_i / sum(x) R (z rule with safe divide)
         x = xs[0]
         B = x.shape[0]
@@ -588,6 +590,8 @@ class MergeOp(Op):
     def lrp(self, xs, y, R, cfg):
         if self.kind == "concatenate":
             return self._split(R)
+        if cfg.merges_by_gradient:  # deep_taylor: Add/Average/Subtract by the gradient
+            return self.grad(xs, y, R, "plain")
         contribs = [c * x for c, x in zip(self._signs(), xs)]
         z = sum(contribs)
         B = R.shape[0]
@@ -826,6 +830,7 @@ class RuleConfig:
         self.name = name
         self.kw = kw
         self.relu_by_gradient = name == "deep_taylor"
+        self.merges_by_gradient = name == "deep_taylor"
         self.amplification = 0.0
 
     def track(self, abs_contrib, z, R, abs_bias=0.0):
@@ -939,10 +944,12 @@ def _analyze_one(graph, name, xs, idx, kw, oi=0):
     if name == "input_t_gradient":
         g = gradient_at(graph, xs, idx, output_index=oi)
         return [x * a for x, a in zip(xs, g)]
-    if name == "guided_backprop":
-        return gradient_at(graph, xs, idx, "guided", oi)
-    if name == "deconvnet":
-        return gradient_at(graph, xs, idx, "deconvnet", oi)
+    if name in ("guided_backprop", "deconvnet"):
+        # Seeded with the selected output's value (as iNNvestigate), or 1 with seed="one".
+        seed = np.zeros_like(out)
+        seed[rows, idx] = 1.0 if kw.get("seed", "value") == "one" else out[rows, idx]
+        mode = "guided" if name == "guided_backprop" else "deconvnet"
+        return graph.grad(xs, {graph.outputs[oi]: seed}, mode)
     if name == "integrated_gradients":
         ref = kw.get("reference_inputs", 0)
         refs = ref if isinstance(ref, (list, tuple)) else [ref] * len(xs)

@@ -32,7 +32,7 @@ Where SEMANTICS.md leaves a detail open, this reference (and the library) take:
   ``r*h`` (fan-in ``input_dim + units``); the product ``r*h`` has gate r and
   signal ``h_{t-1}``;
 * relevance given to the GRU gate ``(1 - z)`` joins z's pre-activation;
-* "proportional"/"abs" divide with the safe divide (exact 0 -> 1e-7);
+* "proportional"/"abs" use the stabilised, bounded shares of SEMANTICS.md (see ``gate_split``);
 * a masked step's output is the carried state (keras' default), so relevance
   arriving there joins it; outputs keras sets to 0 at masked steps
   (Bidirectional with return_sequences, ``zero_output_for_mask``) pass nothing;
@@ -193,17 +193,30 @@ def sum_split(a, b, total, R, rule):
     return ra + stab / (2 * units), rb + stab / (2 * units)
 
 
-def gate_split(gate: float, signal: float, r: float, gate_rule: str) -> tuple[float, float]:
-    """Relevance ``r`` of ``gate * signal`` -> (gate's share, signal's share)."""
+def gate_split(gate: float, signal: float, r: float, rule: dict) -> tuple[float, float]:
+    """Relevance ``r`` of ``gate * signal`` -> (gate's share, signal's share).
+
+    "proportional"/"abs" (SEMANTICS.md, "Recurrent layers"): with a, b the two
+    factors (absolute values for "abs"), the epsilon of the rule (epsilon rules;
+    1e-7 otherwise) and its bias_factor (epsilon rules; 0 otherwise):
+    d = a + b + eps*sign(a + b), e = bias_factor*eps*sign(a + b)/2,
+    T = (a + b + 2e)/d, gate share clip((a + e)/d, 0, T), signal share T - it.
+    """
+    gate_rule = rule["gate_rule"]
     if gate_rule == "signal_take_all":
         return 0.0, r
     if gate_rule == "half":
         return 0.5 * r, 0.5 * r
-    if gate_rule == "abs":
-        gate, signal = abs(gate), abs(signal)
-    den = gate + signal
-    den = den if den != 0 else SAFE
-    return gate / den * r, signal / den * r
+    a, b = (abs(gate), abs(signal)) if gate_rule == "abs" else (gate, signal)
+    epsilon_rule = rule["linear"] == "epsilon"
+    eps = (rule["epsilon"] or SAFE) if epsilon_rule else SAFE
+    bf = rule["bias_factor"] if epsilon_rule else 0.0
+    s = sgn(a + b)
+    d = a + b + eps * s
+    e = bf * eps * s / 2.0
+    total = (a + b + 2.0 * e) / d
+    share = min(max((a + e) / d, 0.0), total)
+    return share * r, (total - share) * r
 
 
 # ---------------------------------------------------------------------------
@@ -264,7 +277,7 @@ class Cell:
 
     # -- one backward step: (R_x, R_h_prev, R_c_prev)
     def back(self, x, h_prev, c_prev, c_new, h_new, st, R_h, R_c, rule):
-        u, gr = self.units, rule["gate_rule"]
+        u = self.units
         if self.kind == "simple_rnn":
             rx, rh = linear_rule([dense_groups(x, self.W), dense_groups(h_prev, self.U)], self.b, R_h, rule)
             return rx, rh, R_c
@@ -272,13 +285,13 @@ class Cell:
             i, f, g, o = st["i"], st["f"], st["g"], st["o"]
             r_o, r_ct = np.zeros(u), R_c.copy()
             for j in range(u):  # h = o * tanh(c)
-                r_o[j], r_sig = gate_split(o[j], self.act(c_new[j]), R_h[j], gr)
+                r_o[j], r_sig = gate_split(o[j], self.act(c_new[j]), R_h[j], rule)
                 r_ct[j] += r_sig
             r_fc, r_ig = sum_split(f * c_prev, i * g, c_new, r_ct, rule)
             r_f, r_cp, r_i, r_g = np.zeros(u), np.zeros(u), np.zeros(u), np.zeros(u)
             for j in range(u):
-                r_f[j], r_cp[j] = gate_split(f[j], c_prev[j], r_fc[j], gr)
-                r_i[j], r_g[j] = gate_split(i[j], g[j], r_ig[j], gr)
+                r_f[j], r_cp[j] = gate_split(f[j], c_prev[j], r_fc[j], rule)
+                r_i[j], r_g[j] = gate_split(i[j], g[j], r_ig[j], rule)
             r_pre = np.concatenate([r_i, r_f, r_g, r_o])
             rx, rh = linear_rule([dense_groups(x, self.W), dense_groups(h_prev, self.U)], self.b, r_pre, rule)
             return rx, rh, r_cp
@@ -286,8 +299,8 @@ class Cell:
         r_keep, r_new = sum_split(zg * h_prev, (1 - zg) * hh, h_new, R_h, rule)
         r_z, r_hp, r_hh = np.zeros(u), np.zeros(u), np.zeros(u)
         for j in range(u):
-            g1, s1 = gate_split(zg[j], h_prev[j], r_keep[j], gr)
-            g2, s2 = gate_split(1 - zg[j], hh[j], r_new[j], gr)
+            g1, s1 = gate_split(zg[j], h_prev[j], r_keep[j], rule)
+            g2, s2 = gate_split(1 - zg[j], hh[j], r_new[j], rule)
             r_z[j], r_hp[j], r_hh[j] = g1 + g2, s1, s2
         W_h, U_h = self.W[:, 2 * u:], self.U[:, 2 * u:]
         r_r = np.zeros(u)
@@ -297,14 +310,14 @@ class Cell:
             rx, r_m = linear_rule(groups, self.b_in[2 * u:], r_hh, rule)
             r_a = np.zeros(u)
             for j in range(u):
-                r_r[j], r_a[j] = gate_split(r[j], a[j], r_m[j], gr)
+                r_r[j], r_a[j] = gate_split(r[j], a[j], r_m[j], rule)
             (rh,) = linear_rule([dense_groups(h_prev, U_h)], self.b_rec[2 * u:], r_a, rule)
             r_hp = r_hp + rh
         else:
             m = r * h_prev
             rx, r_m = linear_rule([dense_groups(x, W_h), dense_groups(m, U_h)], self.b_in[2 * u:], r_hh, rule)
             for j in range(u):
-                r_r[j], sig = gate_split(r[j], h_prev[j], r_m[j], gr)
+                r_r[j], sig = gate_split(r[j], h_prev[j], r_m[j], rule)
                 r_hp[j] += sig
         b_zr = self.b_in[:2 * u] + self.b_rec[:2 * u] if self.b is not None else None
         rx2, rh2 = linear_rule(
