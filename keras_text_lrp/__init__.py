@@ -44,16 +44,10 @@ _LAZY = {
 _ANALYZER_MODULE = "keras_text_lrp.analyzers"
 
 
-def _analyzer_names() -> list[str]:
-    return list(_importlib.import_module(_ANALYZER_MODULE).__all__)
-
-
 def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
-    if module is None and not name.startswith("_"):
-        analyzers = _importlib.import_module(_ANALYZER_MODULE)
-        if name in analyzers.__all__:
-            module = _ANALYZER_MODULE
+    if module is None and name in __all__:  # an analyzer class
+        module = _ANALYZER_MODULE
     if module is None:
         try:  # a submodule (keras_text_lrp.models, ...)
             return _importlib.import_module(f"{__name__}.{name}")

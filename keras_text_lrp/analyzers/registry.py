@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from keras_text_lrp import checks
 from keras_text_lrp.analyzers import gradient as g
 from keras_text_lrp.analyzers import lrp
-from keras_text_lrp import checks
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.errors import InvalidArgumentError
 
