@@ -135,8 +135,9 @@ def temp_prefix(target: Path) -> str:
 def clean_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     """Remove temporary files that a killed writer left beside ``target``.
 
-    Only files named ``.<target name>.<pid>.*.tmp`` whose process ``pid`` is no
-    longer running are removed (a live writer's file is left alone).
+    Only files and folders named ``.<target name>.<pid>.*`` ending in ``.tmp``,
+    ``.partial`` or ``.old`` whose process ``pid`` is no longer running are
+    removed (a live writer's are left alone).
 
     Returns
     -------
@@ -146,7 +147,7 @@ def clean_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     removed = []
-    pattern = re.compile(re.escape(temp_prefix(target)) + r"(\d+)\..*" + re.escape(TMP_SUFFIX) + r"$")
+    pattern = re.compile(re.escape(temp_prefix(target)) + r"(\d+)\..*(?:\.tmp|\.partial|\.old)")
     try:
         names = os.listdir(folder)
     except OSError:
@@ -154,9 +155,15 @@ def clean_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     for name in names:
         match = pattern.fullmatch(name)
         if match and not _alive(int(match.group(1))):
+            stale = folder / name
             with contextlib.suppress(OSError):
-                (folder / name).unlink()
-                removed.append(folder / name)
+                if stale.is_dir() and not stale.is_symlink():
+                    import shutil
+
+                    shutil.rmtree(stale)
+                else:
+                    stale.unlink()
+                removed.append(stale)
     return removed
 
 
@@ -254,3 +261,16 @@ class FileLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+def umask_mode(directory: bool = True) -> int:
+    """The permissions a new folder (or file) gets under the current umask (mkdtemp's are 0o700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (links resolved)."""
+    p, f = Path(path).resolve(), Path(folder).resolve()
+    return p == f or f in p.parents
