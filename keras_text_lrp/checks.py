@@ -118,14 +118,14 @@ def check_analyzer(analyzer: Any) -> None:
     check_weights(analyzer.model)
 
 
-def check_finite_ids(ids: Any, what: str = "ids") -> None:
+def check_finite_ids(ids: Any, what: str = "ids", start: int = 0) -> None:
     """Refuse record ids that JSON cannot hold: float NaN/inf (ints, strings and others pass).
 
     Raises
     ------
     InvalidInputError
     """
-    for position, rid in enumerate(ids):
+    for position, rid in enumerate(ids, start=start):
         if isinstance(rid, (float, np.floating)) and not math.isfinite(float(rid)):
             raise InvalidInputError(
                 f"input {position} has the id {rid!r}; {what} must be finite (an int or a str) so that "

@@ -120,7 +120,7 @@ def _items(data: Any) -> Iterator[_Item]:
             raise InvalidInputError(f"input {position} is a {type(text).__name__}, not a str.")
         rid, target = _plain(rid), _plain(target)
         if rid is not None:
-            check_finite_ids([rid], "ids")
+            check_finite_ids([rid], "ids", start=position)
         yield _Item(position, position if rid is None else rid, text, target)
 
 
