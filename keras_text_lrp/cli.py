@@ -474,7 +474,11 @@ def _run_explain(args: argparse.Namespace) -> int:
         for other_option, other in named[i + 1:]:
             if path != "-" and Path(path).resolve() == Path(other).resolve():
                 raise CommandLineError(f"{option} and {other_option} name the same file {path!r}")
-    model_files = [("--model", args.model)] if Path(args.model).suffix == ".keras" else []
+    model_files = []
+    if Path(args.model).suffix == ".keras":  # the model file and the vocabulary beside it are inputs
+        model_files = [("--model", args.model)]
+        if args.vocab is None:
+            model_files.append(("the vocabulary of --model", str(Path(args.model).with_suffix(".vocab.json"))))
     check_distinct(named, [("--file", args.file), ("--vocab", args.vocab), *model_files], CommandLineError)
     methods = _methods(args.method)
 
@@ -795,7 +799,7 @@ def _check_arguments(argv: Sequence[str]) -> None:
             byte = ord(value[bad]) - 0xDC00 if ord(value[bad]) >= 0xDC80 else None
             what = f"the byte 0x{byte:02x}" if byte is not None else "a lone surrogate"
             raise CommandLineError(
-                f"argument {number} ({printable(value, one_line=True)!r}) is not UTF-8 text: it has {what} "
+                f"argument {number} ('{printable(value, one_line=True)}') is not UTF-8 text: it has {what} "
                 f"at character {bad + 1}; give UTF-8 (e.g. convert with iconv -f latin1 -t utf-8)"
             )
 

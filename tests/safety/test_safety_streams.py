@@ -125,7 +125,7 @@ def test_a_second_writer_is_refused_at_once_with_the_holders_pid(tmp_path, model
     script = tmp_path / "writer.py"
     script.write_text(_WRITER.format(tests=str(Path(__file__).parent), texts=TEXTS, methods=METHODS))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    writer = subprocess.Popen([sys.executable, str(script), str(path), "6"], stdout=subprocess.PIPE,
+    writer = subprocess.Popen([sys.executable, str(script), str(path), "2"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert writer.stdout.readline().strip() == "started"  # it holds the lock now, mid-run
