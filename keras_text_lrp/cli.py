@@ -478,7 +478,8 @@ def _run_explain(args: argparse.Namespace) -> int:
     if Path(args.model).suffix == ".keras":  # the model file and the vocabulary beside it are inputs
         model_files = [("--model", args.model)]
         if args.vocab is None:
-            model_files.append(("the vocabulary of --model", str(Path(args.model).with_suffix(".vocab.json"))))
+            beside = str(Path(args.model).with_suffix(".vocab.json"))
+            model_files.append(("the vocabulary of --model", beside))
     check_distinct(named, [("--file", args.file), ("--vocab", args.vocab), *model_files], CommandLineError)
     methods = _methods(args.method)
 

@@ -1,4 +1,4 @@
-"""The command line tool: nothing injected, outputs never over inputs, one clean error (issue 12.1, 3, 5, 6)."""
+"""The command line tool: nothing injected, outputs never over inputs, one clean error (issue 12)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ C1 = "\x9b2J\x9d0;t\x9c"
 TEXTS = ["a good movie .", "not a bad film", "very dull story and acting"]
 TF_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
-    reason="a subprocess test of process handling, which does not differ between backends (run on TensorFlow)",
+    reason="a subprocess test of process handling, the same on every backend (run on TensorFlow)",
 )
 
 

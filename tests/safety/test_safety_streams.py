@@ -1,4 +1,4 @@
-"""explain_dataset streams: one writer, recorded parameters, validated resumes, exact records (issue 12.1-2)."""
+"""explain_dataset streams: one writer, recorded parameters, validated resumes, exact records (issue 12)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:Layer 'bigram_conv'")
-
 from keras_text_lrp.errors import InvalidArgumentError
 from keras_text_lrp.streaming import explain_dataset
+
+pytestmark = pytest.mark.filterwarnings("ignore:Layer 'bigram_conv'")
 
 TEXTS = [f"{a} {b} movie ." for a in ("a good", "not a bad", "very dull", "the fun") for b in
          ("story", "acting and story", "film", "")] + ["it was great", "boring"]
