@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pytest
 
 from keras_text_lrp.errors import InvalidArgumentError
@@ -120,6 +121,8 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="a subprocess test of locking, the same on every backend (run on TensorFlow)")
 def test_a_second_writer_is_refused_at_once_with_the_holders_pid(tmp_path, model, vocab):
     path = tmp_path / "out.jsonl"
     script = tmp_path / "writer.py"
