@@ -378,10 +378,14 @@ class _Printer:
         from keras_text_lrp.views import colorize
 
         width = max(len(name) for name in scores)
-        lines = [f"[{where}] {heading}"]
+        # The heading (labels, texts) is neutralised here; colorize neutralises each token itself and
+        # adds the only escape sequences that reach the terminal, its colours.
+        lines = [printable(f"[{where}] {heading}")]
+        tokens = [printable(token, one_line=True) for token in tokens]
         for name, values in scores.items():
-            lines.append(f"    {name:<{width}}  {colorize(tokens, values, mode=self.mode)}")
-        _emit(printable("\n".join(lines)), self.stream)
+            shown = colorize(tokens, values, mode=self.mode)
+            lines.append(f"    {printable(name, one_line=True):<{width}}  {shown}")
+        _emit("\n".join(lines), self.stream)
 
 
 class _Page:

@@ -237,7 +237,8 @@ def _load_keras(path: Path, custom_objects: dict | None = None, safe_mode: bool 
     # A .keras file is a zip archive: say so plainly rather than let Keras report "file not found".
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
-            f"Cannot load the Keras model file {str(path)!r}: it is not a zip archive (a .keras file is one)"
+            f"Cannot load the Keras model file {str(path)!r}: it is not a readable .keras archive (not a zip "
+            "archive; a .keras file is one)"
         )
     try:
         with zipfile.ZipFile(path) as archive:
@@ -246,8 +247,8 @@ def _load_keras(path: Path, custom_objects: dict | None = None, safe_mode: bool 
         damaged = str(error) or "unreadable"
     if damaged is not None:
         raise ModelFileError(
-            f"Cannot load the Keras model file {str(path)!r}: the zip archive is truncated or damaged "
-            f"(at {damaged!r})"
+            f"Cannot load the Keras model file {str(path)!r}: it is not a readable .keras archive (the zip "
+            f"archive is truncated or damaged, at {damaged!r})"
         )
     import keras
 

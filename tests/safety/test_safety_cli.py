@@ -122,9 +122,10 @@ def test_corrupt_and_truncated_keras_files_say_so(model_file, tmp_path, capsys):
     text_file.write_text("not a model")
     cut = tmp_path / "cut.keras"
     cut.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
-    for path, message in ((text_file, "it is not a zip archive"), (cut, "it is not a zip archive")):
+    for path, message in ((text_file, "not a zip archive"), (cut, "not a zip archive")):
         code, _, err = _main(["explain", "good", "--model", path, "--vocab", vocab], capsys)
-        assert code == 2 and f"Cannot load the Keras model file '{path}': {message}" in err
+        assert code == 2 and f"Cannot load the Keras model file '{path}': it is not a readable .keras " \
+            f"archive ({message}" in err
     damaged = tmp_path / "damaged.keras"
     data = bytearray(model_file.read_bytes())
     middle = len(data) // 3
