@@ -16,7 +16,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     synced, given the old file's permissions (0o644 for a new
     file) and then moved over ``path`` with :func:`os.replace` (atomic on
     POSIX and Windows). On any error the temporary file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was; temporary files of writers that were killed
+    (SIGKILL) are removed on the next write of the same file.
 
     Parameters
     ----------
@@ -32,8 +33,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     pathlib.Path
         The destination path.
     """
+    from keras_text_lrp._safety import clean_stale_temporaries, temp_prefix
+
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    clean_stale_temporaries(target)  # left by a killed earlier write
+    # The PID in the name lets a later run tell a dead writer's file from a live one's.
+    fd, tmp = tempfile.mkstemp(prefix=f"{temp_prefix(target)}{os.getpid()}.", suffix=".tmp",
+                               dir=target.parent or ".")
     try:
         mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
         os.chmod(tmp, mode)

@@ -32,6 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,6 +47,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
         "(or pip install apache-beam)."
     ) from error
 
+from keras_text_lrp._safety import check_distinct, json_line, printable
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
 from keras_text_lrp.exported import TextExample, explain_examples, to_example
 from keras_text_lrp.exported import check_signatures as _check_signatures
@@ -271,6 +275,7 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
 
     args, beam_args = _parser().parse_known_args(argv)
     _refuse_dask_runner(beam_args)
+    _refuse_output_over_input(args.input, args.output)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     labels = None if args.labels is None else [n.strip() for n in args.labels.split(",")]
     explain = ExplainTexts(args.saved_model, methods, label_names=labels, include_text=not args.no_text,
@@ -284,7 +289,7 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
     (
         lines
         | "Explain" >> explain
-        | "ToJson" >> beam.Map(lambda record: json.dumps(record, ensure_ascii=False))
+        | "ToJson" >> beam.Map(json_line)
         | "Write" >> beam.io.WriteToText(args.output, file_name_suffix=".jsonl", num_shards=args.num_shards)
     )
     result = pipeline.run()
@@ -292,13 +297,66 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
     return result
 
 
-if __name__ == "__main__":  # pragma: no cover - exercised through run()
-    import sys
+def _refuse_output_over_input(pattern: str, prefix: str) -> None:
+    """Refuse a local output prefix whose shards would be among (or replace) the input files."""
+    import glob
 
-    from keras_text_lrp.errors import KerasTextLRPError
+    if "://" in pattern or "://" in prefix:
+        return  # remote file systems: Beam's own business
+    inputs = glob.glob(pattern)
+    check_distinct([("--output", prefix)], [("--input", p) for p in inputs], InvalidArgumentError)
+    shards = os.path.abspath(prefix)
+    for found in inputs:
+        if os.path.abspath(found).startswith(shards) and found.endswith(".jsonl"):
+            raise InvalidArgumentError(
+                f"--input {printable(pattern, one_line=True)!r} matches {printable(found, one_line=True)!r},"
+                f" a shard of --output {printable(prefix, one_line=True)!r}; the run would overwrite its own "
+                "input: give another --output"
+            )
 
+
+def _remove_beam_temporaries(prefix: str) -> None:
+    """Remove the ``beam-temp-*`` folders a failed run left beside the output prefix."""
+    import glob
+
+    if "://" in prefix:
+        return
+    folder = os.path.dirname(os.path.abspath(prefix))
+    for stale in glob.glob(os.path.join(folder, "beam-temp-*")):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m keras_text_lrp.beam``: :func:`run`, with every failure one ``error:`` line (exit 2).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        As for :func:`run`.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on an error (its temporary folders removed), 130 when interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        run()
-    except KerasTextLRPError as error:  # a one-line message and exit 2, never a traceback
-        print(f"python -m keras_text_lrp.beam: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        args, _ = _parser().parse_known_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 0
+    try:
+        run(argv)
+        return 0
+    except KeyboardInterrupt:
+        _remove_beam_temporaries(args.output)
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback
+        _remove_beam_temporaries(args.output)
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(printable(f"error: {message}", one_line=True), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through main()
+    sys.exit(main())

@@ -28,17 +28,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras/TensorFlow ar
 import argparse
 import contextlib
 import dataclasses
-import json
 import logging
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from keras_text_lrp._names import METHOD_NAMES
+from keras_text_lrp._safety import check_distinct, clean_stale_temporaries, make_temporary, printable
 from keras_text_lrp.errors import KerasTextLRPError
 
 __all__ = ["DEMO_METHODS", "DEMO_SENTENCES", "CommandLineError", "build_parser", "main"]
@@ -50,6 +50,10 @@ EXIT_ERROR = 2
 DEFAULT_MODEL = "sst5-cnn"
 DEFAULT_METHOD = "lrp.epsilon"
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_TOKENS = 1000
+"""Default --max-tokens: longer texts are cut (with a warning) rather than run for minutes."""
+LONG_TEXT_CHARS = 20_000
+"""Argument texts longer than this get a progress bar, as --file does."""
 DEMO_HTML = "keras_text_lrp_demo.html"
 DEMO_METHODS = ("lrp.epsilon", "lrp.alpha_2_beta_1", "gradient", "integrated_gradients")
 """The methods ``keras-text-lrp demo`` shows side by side."""
@@ -110,7 +114,7 @@ def _label_names(value: str) -> list[str]:
 
 def _methods(values: Sequence[str] | None) -> list[str]:
     """The --method values (repeatable, comma-separated lists allowed), unique, in order."""
-    from keras_text_lrp.analyzers.registry import ANALYZERS
+    from keras_text_lrp._names import METHOD_NAMES as ANALYZERS  # no Keras import for a usage error
 
     names: list[str] = []
     for value in values or [DEFAULT_METHOD]:
@@ -120,7 +124,8 @@ def _methods(values: Sequence[str] | None) -> list[str]:
                 raise CommandLineError(f"--method {value!r} holds an empty method name")
             if name not in ANALYZERS:
                 raise CommandLineError(
-                    f"unknown method {name!r}; the methods are: {', '.join(sorted(ANALYZERS))}"
+                    f"unknown method {printable(name, one_line=True)!r}; the methods are: "
+                    f"{', '.join(sorted(ANALYZERS))}"
                 )
             if name not in names:
                 names.append(name)
@@ -182,6 +187,18 @@ def _emit(line: str, stream: TextIO) -> None:
     from tqdm import tqdm
 
     tqdm.write(line, file=stream)
+
+
+def _token_cap(args: argparse.Namespace, pretrained: Any) -> int | None:
+    """``--max-len``, else the ``--max-tokens`` cap; none for a model whose TextVectorization cuts itself."""
+    if args.max_len is not None:
+        return args.max_len
+    import keras
+
+    layers = pretrained.model._flatten_layers(include_self=False)
+    if any(isinstance(layer, keras.layers.TextVectorization) for layer in layers):
+        return None
+    return args.max_tokens
 
 
 def _quiet_backend_logs() -> None:
@@ -285,36 +302,50 @@ class _RecordSink:
             self._handle: TextIO = sys.stdout
         else:
             target = Path(path)
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+            clean_stale_temporaries(target)  # left by a killed earlier run
+            self._handle, self._tmp = make_temporary(target, "w", encoding="utf-8", newline="\n")
 
     def write(self, records: Iterable[dict]) -> None:
-        for record in records:
-            line = json.dumps(record, ensure_ascii=False)
-            if self.fmt == "jsonl":
-                self._handle.write(line + "\n")
-            else:
-                self._handle.write(("[\n" if self.count == 0 else ",\n") + line)
-            self.count += 1
-        self._handle.flush()
+        from keras_text_lrp._safety import json_line
+
+        try:
+            for record in records:
+                line = json_line(record)
+                if self.fmt == "jsonl":
+                    self._handle.write(line + "\n")
+                else:
+                    self._handle.write(("[\n" if self.count == 0 else ",\n") + line)
+                self.count += 1
+            self._handle.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def _failed(self, error: OSError) -> CommandLineError:
+        self.discard()
+        return CommandLineError(f"cannot write --{self.fmt} {self.path!r}: {error.strerror or error} "
+                                "(nothing was written)")
 
     def commit(self) -> None:
-        if self.fmt == "json":
-            self._handle.write("[]\n" if self.count == 0 else "\n]\n")
-        self._handle.flush()
-        if self._tmp is None:
-            return
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        target = Path(self.path)
-        os.chmod(self._tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(self._tmp, target)
+        try:
+            if self.fmt == "json":
+                self._handle.write("[]\n" if self.count == 0 else "\n]\n")
+            self._handle.flush()
+            if self._tmp is None:
+                return
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            target = Path(self.path)
+            os.chmod(self._tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+            os.replace(self._tmp, target)
+        except OSError as error:
+            raise self._failed(error) from None
         self._tmp = None
 
     def discard(self) -> None:
         if self._tmp is None:
             return
-        self._handle.close()
+        with contextlib.suppress(OSError):  # e.g. the disk is full: the buffered rest cannot be flushed
+            self._handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
         self._tmp = None
@@ -343,7 +374,7 @@ def _relayed_warnings(items: Sequence[_Item], stream: TextIO) -> Iterator[None]:
         if match and int(match.group(1)) < len(items):
             where = items[int(match.group(1))].where
             message = message[: match.start()] + where + message[match.end():]
-        _emit(f"warning: {' '.join(message.split())}", stream)
+        _emit(printable(f"warning: {' '.join(message.split())}", one_line=True), stream)
 
 
 class _Printer:
@@ -360,9 +391,13 @@ class _Printer:
         from keras_text_lrp.views import colorize
 
         width = max(len(name) for name in scores)
-        lines = [f"[{where}] {heading}"]
+        # The heading (labels, texts) is neutralised here; colorize neutralises each token itself and
+        # adds the only escape sequences that reach the terminal, its colours.
+        lines = [printable(f"[{where}] {heading}")]
+        tokens = [printable(token, one_line=True) for token in tokens]
         for name, values in scores.items():
-            lines.append(f"    {name:<{width}}  {colorize(tokens, values, mode=self.mode)}")
+            shown = colorize(tokens, values, mode=self.mode)
+            lines.append(f"    {printable(name, one_line=True):<{width}}  {shown}")
         _emit("\n".join(lines), self.stream)
 
 
@@ -404,16 +439,44 @@ def _write_html(path: str, html: str) -> None:
         raise CommandLineError(f"cannot write --html {path!r}: {error.strerror or error}") from None
 
 
-def _load_model(name: str, vocab: str | None = None) -> Any:
+def _custom_objects(specs: Sequence[str] | None) -> dict[str, Any] | None:
+    """The --custom-objects MODULE:CLASS values, imported."""
+    if not specs:
+        return None
+    import importlib
+
+    found: dict[str, Any] = {}
+    for spec in specs:
+        module, _, name = spec.partition(":")
+        if not module or not name:
+            raise CommandLineError(f"--custom-objects expects MODULE:CLASS, got {spec!r}")
+        try:
+            found[name] = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as error:
+            raise CommandLineError(f"--custom-objects {spec!r}: cannot import it ({error})") from None
+    return found
+
+
+def _load_model(name: str, vocab: str | None = None, args: argparse.Namespace | None = None) -> Any:
     from keras_text_lrp import models
 
-    return models.load(name) if vocab is None else models.load(name, vocabulary=vocab)
+    options: dict[str, Any] = {}
+    if vocab is not None:
+        options["vocabulary"] = vocab
+    unsafe = bool(getattr(args, "unsafe_deserialization", False))
+    custom = _custom_objects(getattr(args, "custom_objects", None))
+    if (unsafe or custom) and name in models.MODELS:
+        raise CommandLineError("--unsafe-deserialization and --custom-objects are for a .keras file, "
+                               f"not the shipped model {name!r}")
+    if unsafe:
+        options["safe_mode"] = False
+    if custom:
+        options["custom_objects"] = custom
+    return models.load(name, **options)
 
 
 # --------------------------------------------------------------------------------- commands
 def _run_explain(args: argparse.Namespace) -> int:
-    from keras_text_lrp.explain import explain
-
     if bool(args.texts) == (args.file is not None):
         raise CommandLineError(
             "give the texts to explain as arguments, or --file FILE (one text per line; - for standard "
@@ -423,11 +486,18 @@ def _run_explain(args: argparse.Namespace) -> int:
     outputs = [(args.html, "--html", False), (args.json, "--json", True), (args.jsonl, "--jsonl", True)]
     for path, option, allow_stdout in outputs:
         _check_output(path, option, allow_stdout)
-    named = [(path, option) for path, option, _ in outputs if path is not None]
-    for i, (path, option) in enumerate(named):
-        for other, other_option in named[i + 1:]:
-            if Path(path).resolve() == Path(other).resolve():
+    named = [(option, path) for path, option, _ in outputs if path is not None]
+    for i, (option, path) in enumerate(named):
+        for other_option, other in named[i + 1:]:
+            if path != "-" and Path(path).resolve() == Path(other).resolve():
                 raise CommandLineError(f"{option} and {other_option} name the same file {path!r}")
+    model_files = []
+    if Path(args.model).suffix == ".keras":  # the model file and the vocabulary beside it are inputs
+        model_files = [("--model", args.model)]
+        if args.vocab is None:
+            beside = str(Path(args.model).with_suffix(".vocab.json"))
+            model_files.append(("the vocabulary of --model", beside))
+    check_distinct(named, [("--file", args.file), ("--vocab", args.vocab), *model_files], CommandLineError)
     methods = _methods(args.method)
 
     if args.file is None:
@@ -441,7 +511,9 @@ def _run_explain(args: argparse.Namespace) -> int:
             raise CommandLineError(f"--file {args.file!r} holds no text to explain (only blank lines)")
         items = _read_lines(args.file)
 
-    pretrained = _with_labels(_load_model(args.model, args.vocab), args.labels)
+    from keras_text_lrp.explain import explain  # the first Keras import: arguments and files are checked
+
+    pretrained = _with_labels(_load_model(args.model, args.vocab, args), args.labels)
     _quiet_backend_logs()
     labels = list(pretrained.labels)
     target = _resolve_target(args.target, labels)
@@ -455,13 +527,16 @@ def _run_explain(args: argparse.Namespace) -> int:
             if path is not None:
                 sinks.append(_RecordSink(path, fmt))
         count = 0
-        progress = _progress(total) if args.file is not None else contextlib.nullcontext(None)
+        max_len = _token_cap(args, pretrained)
+        long_texts = args.file is None and any(len(item.text) > LONG_TEXT_CHARS for item in items)
+        show_bar = not args.quiet and (args.file is not None or long_texts)
+        progress = _progress(total) if show_bar else contextlib.nullcontext(None)
         with progress as bar:
             for batch in _batches(items, args.batch_size):
                 with _relayed_warnings(batch, sys.stderr):
                     explanation = explain(
                         pretrained, [item.text for item in batch], methods, target,
-                        batch_size=args.batch_size, max_len=args.max_len, padding=args.padding,
+                        batch_size=args.batch_size, max_len=max_len, padding=args.padding,
                         min_len=args.min_len,
                     )
                 records = explanation.to_records()
@@ -493,7 +568,7 @@ def _run_explain(args: argparse.Namespace) -> int:
             sink.discard()
     for path, option, _ in outputs:
         if path is not None and path != "-":
-            print(f"wrote {option.lstrip('-')}: {path}", file=sys.stderr)
+            print(printable(f"wrote {option.lstrip('-')}: {path}", one_line=True), file=sys.stderr)
     return 0
 
 
@@ -525,7 +600,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         raise CommandLineError(f"--n must be between 1 and {len(DEMO_SENTENCES)}, got {args.n}")
     _check_output(args.html, "--html", allow_stdout=False)
     texts, truth = _demo_texts(args.n)
-    pretrained = _load_model(args.model)
+    pretrained = _load_model(args.model, None, args)
     _quiet_backend_logs()
     labels = list(pretrained.labels)
     items = [_Item(text, f"{i + 1}") for i, text in enumerate(texts)]
@@ -536,14 +611,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     html = explanation.heatmap(title=title).to_html(full=True)
     _write_html(args.html, html)
 
-    print(f"{title}; red: for the class, blue: against it.\n")
+    print(printable(f"{title}; red: for the class, blue: against it.\n"))
     printer = _Printer(sys.stdout, args.no_color, labels)
     for i, item in enumerate(items):
         true = SST5_LABEL_NAMES[truth[i]] if 0 <= truth[i] < len(SST5_LABEL_NAMES) else str(truth[i])
         heading = f"{item.text}\n    true: {true}   pred: {_label(int(explanation.predicted[i]), labels)}"
         printer.text(item.where, heading, explanation.tokens[i],
                      {name: explanation.scores[name][i] for name in DEMO_METHODS})
-    print(f"\nHeatmap page ({len(DEMO_METHODS)} methods side by side): {Path(args.html).resolve()}")
+    page = Path(args.html).resolve()
+    print(printable(f"\nHeatmap page ({len(DEMO_METHODS)} methods side by side): {page}"))
     return 0
 
 
@@ -594,9 +670,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
     graph = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
     signatures = sorted(k for k in graph.meta_graphs[0].signature_def if not k.startswith("__"))
-    print(f"wrote SavedModel: {path}")
-    print(f"signatures: {', '.join(signatures)}")
-    print(f"inspect with: saved_model_cli show --all --dir {path}")
+    print(printable(f"wrote SavedModel: {path}"))
+    print(printable(f"signatures: {', '.join(signatures)}"))
+    print(printable(f"inspect with: saved_model_cli show --all --dir {path}"))
     return 0
 
 
@@ -623,6 +699,18 @@ examples:
   keras-text-lrp export sst5-cnn serving/sst5/1 --method lrp.epsilon --method gradient --text
   saved_model_cli show --all --dir serving/sst5/1
 """
+
+
+_METHOD_HELP = (f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD}); one of: "
+                f"{', '.join(METHOD_NAMES)}")
+
+
+def _loading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--unsafe-deserialization", action="store_true",
+                        help="load a .keras file whose Lambda layers hold code (Keras safe_mode=False); "
+                             "off by default: use it only for files you trust")
+    parser.add_argument("--custom-objects", action="append", metavar="MODULE:CLASS",
+                        help="a custom layer class the .keras file needs, repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -655,8 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--vocab", metavar="FILE", default=None,
                          help="vocabulary JSON of a .keras model (default: <model>.vocab.json beside it; "
                               "none for a model that begins with its TextVectorization layer)")
-    explain.add_argument("--method", action="append", metavar="NAME",
-                         help=f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD})")
+    explain.add_argument("--method", action="append", metavar="NAME", help=_METHOD_HELP)
     explain.add_argument("--target", type=_target, default="pred", metavar="pred|INT|NAME",
                          help="class explained: the predicted one (default), a class index or name")
     explain.add_argument("--labels", type=_label_names, default=None, metavar="NAME,NAME,...",
@@ -682,8 +769,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--min-len", type=_positive_int, default=None, metavar="N",
                          help="pad every text to at least N ids (with --max-len N: a fixed length); by "
                               "default the model's input length or the least its convolutions need")
+    explain.add_argument("--max-tokens", type=_positive_int, default=DEFAULT_MAX_TOKENS, metavar="N",
+                         help="cut longer texts to their first N tokens, with a warning (default: "
+                              f"{DEFAULT_MAX_TOKENS}, or the model's own input length when it has one)")
     explain.add_argument("--no-color", action="store_true", help="plain word[+0.12] scores, no colours")
-    explain.add_argument("-q", "--quiet", action="store_true", help="do not print the texts")
+    explain.add_argument("-q", "--quiet", action="store_true",
+                         help="do not print the texts, no progress bar")
+    _loading_options(explain)
     explain.set_defaults(run=_run_explain)
 
     demo = commands.add_parser(
@@ -698,6 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=_positive_int, default=6, metavar="N",
                       help=f"number of sentences, 1 to {len(DEMO_SENTENCES)} (default: 6)")
     demo.add_argument("--no-color", action="store_true", help="plain word[+0.12] scores, no colours")
+    _loading_options(demo)
     demo.set_defaults(run=_run_demo)
 
     listing = commands.add_parser("models", help="list the shipped models",
@@ -712,8 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("model", metavar="MODEL", help="shipped model name or a .keras file")
     export.add_argument("dir", metavar="DIR", help="the SavedModel folder to write, e.g. serving/sst5/1")
-    export.add_argument("--method", action="append", metavar="NAME",
-                        help=f"analyzer name, repeatable or comma-separated (default: {DEFAULT_METHOD})")
+    export.add_argument("--method", action="append", metavar="NAME", help=_METHOD_HELP)
     export.add_argument("--dimensions", action="store_true",
                         help="also return relevance_dimensions (batch, T, embedding dim)")
     export.add_argument("--text", action="store_true",
@@ -726,12 +818,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--padding", choices=("post", "pre"), default="post",
                         help="where the text signatures pad, as the model was trained (default: post)")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
+    _loading_options(export)
     export.set_defaults(run=_run_export)
     return parser
 
 
+def _check_arguments(argv: Sequence[str]) -> None:
+    """Refuse arguments that are not valid UTF-8 (Python holds their bytes as lone surrogates)."""
+    for number, value in enumerate(argv, start=1):
+        bad = next((i for i, ch in enumerate(value) if "\ud800" <= ch <= "\udfff"), None)
+        if bad is not None:
+            byte = ord(value[bad]) - 0xDC00 if ord(value[bad]) >= 0xDC80 else None
+            what = f"the byte 0x{byte:02x}" if byte is not None else "a lone surrogate"
+            raise CommandLineError(
+                f"argument {number} ('{printable(value, one_line=True)}') is not UTF-8 text: it has {what} "
+                f"at character {bad + 1}; give UTF-8 (e.g. convert with iconv -f latin1 -t utf-8)"
+            )
+
+
 def _fail(message: str) -> int:
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(printable(f"error: {' '.join(str(message).split())}", one_line=True), file=sys.stderr)
     return EXIT_ERROR
 
 
@@ -750,6 +856,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error as one ``error: ...`` line), 130 when interrupted.
     """
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _check_arguments(argv)
         args = build_parser().parse_args(argv)
         return int(args.run(args))
     except SystemExit as stop:  # --help, --version
@@ -766,6 +874,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         where = f" {error.filename!r}" if error.filename else ""
         return _fail(f"cannot access{where}: {error.strerror or error}")
+    except Exception as error:  # noqa: BLE001 - the tool never ends in a traceback
+        return _fail(f"{type(error).__name__}: {error} (an unexpected failure; please report it with the "
+                     "command line)")
 
 
 if __name__ == "__main__":

@@ -649,6 +649,7 @@ def export_for_serving(
     import tensorflow as tf
 
     path = Path(path)
+    _refuse_source_in(model, path)
     if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
         raise InvalidArgumentError(
             f"{str(path)!r} exists and is not an empty folder; give overwrite=True to replace it (for "
@@ -716,14 +717,38 @@ def export_for_serving(
     return path
 
 
+def _refuse_source_in(model: Any, path: Path) -> None:
+    """Refuse a destination that is, or contains, the model file being exported."""
+    from keras_text_lrp import _safety
+
+    source = getattr(model, "path", None) if not isinstance(model, (str, os.PathLike)) else model
+    if source is None:
+        return
+    source = Path(source)
+    if source.suffix != ".keras" and not source.exists():
+        return  # a shipped model name
+    if _safety.inside(source, path):
+        raise InvalidArgumentError(
+            f"the export folder {_safety.printable(str(path), one_line=True)!r} is or contains the model "
+            f"file {_safety.printable(str(source), one_line=True)!r} being exported; writing it would "
+            "destroy the model: give another folder (e.g. serving/NAME/1)."
+        )
+
+
 def _write(archive: Any, path: Path, verbose: bool) -> None:
     """Write the SavedModel beside ``path`` and rename it into place."""
+    from keras_text_lrp import _safety
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    _safety.clean_stale_temporaries(path)  # left by a killed earlier export
+    prefix = f"{_safety.temp_prefix(path)}{os.getpid()}."
+    staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=path.parent))
+    # mkdtemp makes the folder 0o700; a server running as another user must read the export.
+    os.chmod(staging, _safety.umask_mode())
     try:
         archive.write_out(str(staging), verbose=verbose)
         if path.exists() and not (path.is_dir() and not any(path.iterdir())):
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=path.parent))
             os.replace(path, old / "previous")
             os.replace(staging, path)
             shutil.rmtree(old, ignore_errors=True)

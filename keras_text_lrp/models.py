@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -237,16 +238,49 @@ def _verify_shipped(name: str, files: Sequence[Path]) -> None:
             )
 
 
-def _load_keras(path: Path) -> Any:
-    import keras
+def _load_keras(path: Path, custom_objects: dict | None = None, safe_mode: bool = True) -> Any:
+    import zipfile
 
     if not path.is_file():
         raise ModelFileError(f"Model file {str(path)!r} does not exist")
+    # A .keras file is a zip archive: say so plainly rather than let Keras report "file not found".
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"Cannot load the Keras model file {str(path)!r}: it is not a readable .keras archive (not a zip "
+            "archive; a .keras file is one)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        damaged = str(error) or "unreadable"
+    if damaged is not None:
+        raise ModelFileError(
+            f"Cannot load the Keras model file {str(path)!r}: it is not a readable .keras archive (the zip "
+            f"archive is truncated or damaged, at {damaged!r})"
+        )
+    import keras
+
     warnings.filterwarnings("ignore", message=_CNN_MASK_WARNING, category=UserWarning)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, custom_objects=custom_objects,
+                                        safe_mode=safe_mode)
     except Exception as error:  # any failure means the file is unusable
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        text = str(error)
+        unknown = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+        if unknown:
+            raise ModelFileError(
+                f"Cannot load the Keras model file {str(path)!r}: it uses the custom class "
+                f"{unknown.group(1)!r}, which is not registered; pass custom_objects={{"
+                f"{unknown.group(1)!r}: TheClass}} (command line: --custom-objects module:{unknown.group(1)})"
+            ) from None
+        if "safe_mode" in text:
+            raise ModelFileError(
+                f"Cannot load the Keras model file {str(path)!r}: it holds code (a Lambda layer) that "
+                "Keras only runs with safe_mode=False; if you trust the file, pass safe_mode=False "
+                "(command line: --unsafe-deserialization)"
+            ) from None
+        reason = text.strip().splitlines()[0] if text.strip() else ""
         raise ModelFileError(
             f"Cannot load the Keras model file {str(path)!r}: it is not a readable .keras archive "
             f"({type(error).__name__}: {reason[:300]})"
@@ -328,6 +362,9 @@ def load(
     labels: Sequence[str] | None = None,
     tokenizer: str = TOKENIZER_METHOD,
     lowercase: bool = LOWERCASE,
+    *,
+    custom_objects: dict[str, Any] | None = None,
+    safe_mode: bool = True,
 ) -> PretrainedModel:
     """Load a shipped model by name, or a ``.keras`` file with its vocabulary.
 
@@ -355,6 +392,12 @@ def load(
         model was trained with.
     lowercase : bool, default True
         Only for a path: whether training tokens were lowercased.
+    custom_objects : dict, optional
+        Only for a path: custom layer classes by name, for
+        ``keras.saving.load_model``.
+    safe_mode : bool, default True
+        Only for a path: ``False`` lets Keras run the code a ``Lambda`` layer
+        holds; only for files you trust.
 
     Returns
     -------
@@ -407,7 +450,7 @@ def load(
         if not path.is_file():
             raise ModelFileError(f"Model file {str(path)!r} does not exist")
         label_names = None if labels is None else tuple(str(label) for label in labels)
-    model = _load_keras(path)
+    model = _load_keras(path, custom_objects, safe_mode)
     if vocab_path is None:  # a .keras path
         vocab = _path_vocabulary(model, path, vocabulary)
     input_dim = _embedding_input_dim(model)

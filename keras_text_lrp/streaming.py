@@ -16,6 +16,7 @@ record is :meth:`Explanation.to_records`'s record with an ``"id"`` first.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
@@ -27,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_text_lrp import _safety
+from keras_text_lrp.checks import check_finite_ids
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
 from keras_text_lrp.explain import _explain_batch, _setup
 
@@ -115,6 +118,8 @@ def _items(data: Any) -> Iterator[_Item]:
         if not isinstance(text, str):
             raise InvalidInputError(f"input {position} is a {type(text).__name__}, not a str.")
         rid, target = _plain(rid), _plain(target)
+        if rid is not None:
+            check_finite_ids([rid], "ids", start=position)
         yield _Item(position, position if rid is None else rid, text, target)
 
 
@@ -151,26 +156,162 @@ def _complete_records(path: Path) -> tuple[int, int, bytes]:
     return count, end, last
 
 
-def _prepare(path: Path, resume: bool) -> tuple[int, dict | None]:
-    """Records already in ``path`` (after cutting a partial last line) and the last record."""
+def _params_path(path: Path) -> Path:
+    """The sidecar recording the parameters of the run that writes ``path``."""
+    return path.with_name(path.name + ".params.json")
+
+
+def _model_identity(model: Any) -> dict:
+    """The model's name, input/output shapes and a SHA-256 of its weights (the same model, same numbers)."""
+    import hashlib
+
+    from keras import ops
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(ops.convert_to_numpy(weight)).tobytes())
+    return {"name": model.name, "weights_sha256": digest.hexdigest(),
+            "outputs": [list(t.shape) for t in model.outputs]}
+
+
+def _run_parameters(model: Any, methods: list[str], analyzer_kwargs: dict, **settings: Any) -> dict:
+    """What decides the records: model, methods and options, tokenizer, padding, target, batching."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        return repr(value)
+
+    return json.loads(json.dumps({
+        "model": _model_identity(model), "methods": methods,
+        "options": {k: plain(v) for k, v in sorted(analyzer_kwargs.items())},
+        **{k: plain(v) for k, v in settings.items()},
+    }))
+
+
+def _differences(recorded: dict, current: dict) -> list[str]:
+    keys = sorted(set(recorded) | set(current))
+    return [f"{k}: file {recorded.get(k)!r}, now {current.get(k)!r}" for k in keys
+            if recorded.get(k) != current.get(k)]
+
+
+def _validate_lines(path: Path, end: int) -> None:
+    """Every complete line of ``path`` (up to ``end``) is a JSON object with an ``"id"``; else refused."""
+    with path.open("rb") as handle:
+        offset = 0
+        for number, raw in enumerate(handle, start=1):
+            if offset >= end:
+                break
+            offset += len(raw)
+            try:
+                record = json.loads(raw.decode("utf-8"))
+                ok = isinstance(record, dict) and "id" in record
+            except ValueError:
+                ok = False
+            if not ok:
+                raise InvalidArgumentError(
+                    f"{_safety.printable(str(path), one_line=True)!r} line {number} is not a record "
+                    "written by explain_dataset (a JSON object with an 'id'); the file was left as it "
+                    "was: give another path, or resume=False to overwrite it."
+                )
+
+
+def _prepare(path: Path, resume: bool, params: dict, batch_size: int) -> int:
+    """Records kept in ``path`` and the last one; the file is validated *before* anything is cut.
+
+    A resume keeps whole batches only (records up to the last batch boundary),
+    so that the remaining batches are those of an uninterrupted run and their
+    numbers are identical.
+    """
+    sidecar = _params_path(path)
     if not path.exists() or not resume:
         path.write_bytes(b"")
-        return 0, None
-    count, end, last = _complete_records(path)
-    if path.stat().st_size != end:
+        _write_params(sidecar, params)
+        return 0
+    count, end, _ = _complete_records(path)
+    if sidecar.exists():
+        try:
+            recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InvalidArgumentError(
+                f"cannot read the run parameters {str(sidecar)!r} of {str(path)!r}: {error}; "
+                "give resume=False to start afresh."
+            ) from None
+        differ = _differences(recorded, params)
+        if differ:
+            raise InvalidArgumentError(
+                f"{str(path)!r} was written with other parameters ({'; '.join(differ)}); resuming would "
+                "mix records of different runs: give the same arguments, another path, or resume=False."
+            )
+    elif path.stat().st_size and not count:
+        raise InvalidArgumentError(
+            f"{_safety.printable(str(path), one_line=True)!r} holds no record written by explain_dataset "
+            "(no complete JSON line, no run parameters beside it); the file was left as it was: give "
+            "another path, or resume=False to overwrite it."
+        )
+    _validate_lines(path, end)
+    if path.stat().st_size != end:  # a torn last line, in a file whose other lines validated
         with path.open("r+b") as handle:
             handle.truncate(end)
-    if not count:
-        return 0, None
+    if not sidecar.exists():
+        _write_params(sidecar, params)
+    return count
+
+
+def _offset_after_lines(path: Path, n: int) -> int:
+    offset = 0
+    with path.open("rb") as handle:
+        for _, raw in zip(range(n), handle):
+            offset += len(raw)
+    return offset
+
+
+def _line_at(path: Path, index: int) -> bytes:
+    with path.open("rb") as handle:
+        for i, raw in enumerate(handle):
+            if i == index:
+                return raw
+    raise InvalidArgumentError(f"{str(path)!r} has fewer than {index + 1} lines.")
+
+
+def _write_params(sidecar: Path, params: dict) -> None:
+    from keras_text_lrp._fileio import atomic_write_text
+
+    atomic_write_text(sidecar, json.dumps(params, indent=1, sort_keys=True) + "\n")
+
+
+def _refuse_same_as_input(path: Path, data: Any) -> None:
+    """Refuse ``path`` when it is the file the data comes from (a file object, or a file open for reading)."""
+    inputs = []
+    name = getattr(data, "name", None)
+    if isinstance(name, (str, os.PathLike)):
+        inputs.append(("the data", name))
+    inputs.extend(("the data (a file open for reading)", p) for p in _files_open_for_reading())
+    _safety.check_distinct([("the output", str(path))], inputs, InvalidArgumentError)
+
+
+def _files_open_for_reading() -> list[str]:
+    """Regular files this process has open for reading (Linux ``/proc``; none elsewhere)."""
+    found = []
     try:
-        record = json.loads(last.decode("utf-8"))
-        record["id"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgumentError(
-            f"{str(path)!r} does not end in a record written by explain_dataset (its last complete line "
-            "is not a JSON object with an 'id'); give another path or resume=False to overwrite it."
-        ) from None
-    return count, record
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
+        except (OSError, StopIteration, ValueError):
+            continue
+        if target.startswith("/") and flags & 3 in (os.O_RDONLY, os.O_RDWR) and os.path.isfile(target):
+            found.append(target)
+    return found
 
 
 def _empty_record(item: _Item, methods: list[str], include_text: bool) -> dict:
@@ -315,10 +456,53 @@ def explain_dataset(
     )
 
     path = Path(path)
-    done, last = _prepare(path, resume)
+    pipeline = setup.pipeline
+    params = _run_parameters(
+        setup.model, methods, analyzer_kwargs, target=target, tokenizer=tokenizer, lowercase=lowercase,
+        pooling=pooling, max_len=setup.limit, padding=padding, min_len=min_len, label_names=setup.label_names,
+        include_text=include_text, batch_size=int(batch_size),
+        vocabulary_size=None if pipeline is None else len(pipeline.vocabulary),
+    )
     items = _items(data)
+    # The first input is read before the file is touched, so that a generator reading the output
+    # file has opened it and is recognised.
+    first = list(itertools.islice(items, 1))
+    items = itertools.chain(first, items)
+    _refuse_same_as_input(path, data)
+    lock = _safety.FileLock(path)
+    try:
+        lock.acquire()
+    except _safety.LockedError as error:
+        raise InvalidArgumentError(str(error)) from None
+    try:
+        return _stream(path, data, items, resume, params, int(batch_size), total, progress, fsync, setup,
+                       methods, target, pooling, include_text)
+    finally:
+        lock.release()
+
+
+def _stream(path, data, items, resume, params, batch_size, total, progress, fsync, setup, methods, target,
+            pooling, include_text) -> StreamSummary:  # noqa: ANN001 - the locals of explain_dataset
+    """The body of :func:`explain_dataset`, run while the output's lock is held."""
+    done = _prepare(path, resume, params, batch_size)
     if done:
-        _check_resumed(path, done, last, list(itertools.islice(items, done - 1, done)))
+        # Resume at a batch boundary, so that every later batch is the one of an uninterrupted run
+        # (same texts together, same padding: identical numbers). A last partial batch is kept only
+        # when the data ends there (the file is complete).
+        keep = (done // batch_size) * batch_size
+        tail = collections.deque(itertools.islice(items, keep), maxlen=1)
+        rest = list(itertools.islice(items, done - keep + 1))
+        if len(rest) < done - keep:
+            _check_resumed(path, done, {}, [])  # fewer inputs than records: refused
+        last_item = rest[done - keep - 1] if keep < done else tail[0]
+        _check_resumed(path, done, json.loads(_line_at(path, done - 1)), [last_item])
+        if keep < done and len(rest) == done - keep:
+            return StreamSummary(path=path, resumed_from=done, written=0, total=done)
+        if keep < done:
+            with path.open("r+b") as handle:
+                handle.truncate(_offset_after_lines(path, keep))
+        items = itertools.chain(rest, items)
+        done = keep
 
     from tqdm.auto import tqdm
 
@@ -348,7 +532,7 @@ def explain_dataset(
                 if item.position not in records:
                     empty += 1
                     records[item.position] = _empty_record(item, methods, include_text)
-                lines.append(json.dumps(records[item.position], ensure_ascii=False) + "\n")
+                lines.append(_safety.json_line(records[item.position]) + "\n")
             handle.write("".join(lines))
             handle.flush()
             if fsync:
@@ -358,7 +542,7 @@ def explain_dataset(
     if truncated:
         warnings.warn(
             f"{truncated} text(s) had more tokens than the model takes ({setup.limit}); "
-            "only their first tokens were explained.", stacklevel=2,
+            "only their first tokens were explained.", stacklevel=3,
         )
     return StreamSummary(path=path, resumed_from=done, written=written, total=done + written, empty=empty,
                          truncated=truncated)

@@ -8,6 +8,7 @@ streaming batches through one compiled function — lives here.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -15,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_text_lrp import backend, layers
+from keras_text_lrp import backend, checks, layers
 from keras_text_lrp.engine import Composite, Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
 from keras_text_lrp.rules.base import Route
@@ -58,6 +59,29 @@ class Analyzer:
 
     #: "gradient" (1 at the selected neuron), "logit" (its value) or "relu_logit".
     output_seed: str = "gradient"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every analyzer class, however built (create_analyzer or the class itself), checks its
+        # options and its model's weights once its whole __init__ chain has run (subclasses set
+        # their options before or after calling the base __init__).
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_checked", False):
+            return
+
+        @functools.wraps(init)
+        def checked_init(self: Any, *args: Any, **kw: Any) -> None:
+            depth = self.__dict__.get("_init_depth", 0)
+            self.__dict__["_init_depth"] = depth + 1
+            try:
+                init(self, *args, **kw)
+            finally:
+                self.__dict__["_init_depth"] = depth
+            if depth == 0:
+                checks.check_analyzer(self)
+
+        checked_init._checked = True  # type: ignore[attr-defined]
+        cls.__init__ = checked_init  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -412,6 +436,7 @@ class Analyzer:
             result = fn(chunk, selection[start:stop], extra)
             parts.append([ops.convert_to_numpy(r) for r in result])
         out = [np.concatenate(p, axis=0) if len(parts) > 1 else p[0] for p in zip(*parts)]
+        checks.check_relevance(out, type(self).__name__)
         if not any(np.any(r) for r in out):
             self._warn_if_vanished([x[:size] for x in inputs], selection[:size])
         return out[0] if len(out) == 1 else out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keras_text_lrp import checks
 from keras_text_lrp.analyzers import gradient as g
 from keras_text_lrp.analyzers import lrp
 from keras_text_lrp.analyzers.base import Analyzer
@@ -70,6 +71,7 @@ def create_analyzer(
             f"unknown analyzer {name!r}; the names are: {', '.join(sorted(ANALYZERS))}."
         )
     cls = ANALYZERS[name]
+    checks.check_parameters(name, **kwargs)  # before any work on the model
     try:
         return cls(model, neuron_selection_mode=neuron_selection_mode, **kwargs)
     except TypeError as err:
