@@ -57,7 +57,8 @@ def _tokens_html(tokens: list[str], scores: np.ndarray, vmax: float) -> str:
         background = diverging_rgb(score, vmax)
         style = f"background-color:{rgb_to_hex(background)};color:{rgb_to_hex(text_rgb(background))}"
         spans.append(
-            f'<span class="ktl-tok" style="{style}" title="{_esc(_fmt(score))}">{_esc(token)}</span>'
+            f'<span class="ktl-tok" style="{style}" title="{_esc(_fmt(score))}" '
+            f'data-score="{float(score)!r}">{_esc(token)}</span>'
         )
     return '<div class="ktl-text">' + " ".join(spans) + "</div>"
 
