@@ -178,7 +178,10 @@ class ExplainCallback(keras.callbacks.Callback):
             if not isinstance(t, str) or not t.strip():
                 raise InvalidInputError(f"text {i} must be a non-empty str, got {t!r}.")
         self.labels = None if labels is None else np.asarray(labels)
-        if self.labels is not None and (self.labels.shape != (len(self.texts),) or self.labels.dtype.kind not in "iu"):
+        bad = self.labels is not None and (
+            self.labels.shape != (len(self.texts),) or self.labels.dtype.kind not in "iu"
+        )
+        if bad:
             raise InvalidArgumentError(
                 f"labels must be one int per text ({len(self.texts)}), got shape {self.labels.shape} "
                 f"of {self.labels.dtype}."
@@ -339,7 +342,9 @@ class ExplainCallback(keras.callbacks.Callback):
     # --------------------------------------------------------------- views
     def _label(self, k: int) -> str:
         k = int(k)
-        return f"{self.label_names[k]} ({k})" if self.label_names and 0 <= k < len(self.label_names) else str(k)
+        if self.label_names and 0 <= k < len(self.label_names):
+            return f"{self.label_names[k]} ({k})"
+        return str(k)
 
     def timeline_html(self) -> str:
         """The HTML timeline so far: per text, one row per explained epoch and a column per method.

@@ -60,15 +60,15 @@ def trained(tmp_path_factory):
     runs = {}
     for with_callback in (True, False):
         model = _model(7)
-        model.compile(optimizer=keras.optimizers.Adam(0.05), loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True))
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss=loss)
         saver = _SaveWeights()
         callbacks = [saver]
         cb = None
         if with_callback:
             cb = ExplainCallback(TEXTS, labels=LABELS, methods=METHODS, every=1, log_dir=tmp / "logs",
-                                 html=tmp / "timeline.html", vocabulary=vocab, label_names=["neg", "mid", "pos"],
-                                 aopc_steps=3)
+                                 html=tmp / "timeline.html", vocabulary=vocab,
+                                 label_names=["neg", "mid", "pos"], aopc_steps=3)
             callbacks.insert(0, cb)
         keras.utils.set_random_seed(11)
         model.fit(x, y, epochs=EPOCHS, batch_size=16, shuffle=False, verbose=0, callbacks=callbacks)
@@ -82,7 +82,8 @@ def trained(tmp_path_factory):
         ids = e.ids
         expected.append({
             "explanation": e,
-            "aopc": {m: aopc(reference, ids, m, np.asarray(LABELS), steps=3, progress=False).aopc for m in METHODS},
+            "aopc": {m: aopc(reference, ids, m, np.asarray(LABELS), steps=3, progress=False).aopc
+                     for m in METHODS},
         })
     return {"tmp": tmp, "runs": runs, "cb": cb, "expected": expected}
 
@@ -132,8 +133,8 @@ def test_markdown_heatmaps_and_aopc_scalars_equal_explain_with_the_saved_weights
                 # The markdown holds 6 significant digits: that is the precision compared here.
                 np.testing.assert_allclose(values, e.scores[m][i], rtol=5e-6, atol=1e-9)
             scalar = acc.Tensors(f"aopc/{m}")[step - 1]
-            np.testing.assert_allclose(float(tensor_util.make_ndarray(scalar.tensor_proto)), expected["aopc"][m],
-                                       rtol=1e-5)
+            value = float(tensor_util.make_ndarray(scalar.tensor_proto))
+            np.testing.assert_allclose(value, expected["aopc"][m], rtol=1e-5)
 
 
 def test_images_are_the_heatmap_figures(trained):
@@ -246,6 +247,7 @@ def test_text_vectorization_model(tmp_path):
         pred = np.argmax(fresh.scores(np.array(texts, dtype=object)), axis=-1)
         r = fresh.analyze(np.array(texts, dtype=object), neuron_selection=pred).sum(axis=-1)
         for i, tokens in enumerate(cb.tokens):
-            np.testing.assert_allclose(entry["scores"]["lrp.epsilon"][i], r[i, : len(tokens)], rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(entry["scores"]["lrp.epsilon"][i], r[i, : len(tokens)],
+                                       rtol=1e-6, atol=1e-9)
     acc = _events(tmp_path / "logs")
     assert [e.step for e in acc.Tensors("explain/lrp.epsilon/text_1")] == [1, 2]
