@@ -72,6 +72,7 @@ class Explanation:
 
     @property
     def methods(self) -> list[str]:
+        """The method names, in the order they were given."""
         return list(self.scores)
 
     def __len__(self) -> int:

@@ -20,8 +20,6 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCE = "A gorgeous, witty, seductive movie."
-#: The recurrent rule needs the recurrent model; every other analyzer runs on the text CNN.
-MODEL_OF = {"lrp.lstm": "sst5-bilstm"}
 VIEWS_TEXT = 'A "gorgeous" (if long) film, zzyzzyva-ish, not dull.'
 
 
@@ -38,11 +36,19 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+#: Options an analyzer cannot do without.
+OPTIONS = {"lrp.alpha_beta": ", alpha=2, beta=1"}
+SETUP = (
+    "import keras_text_lrp as ktl\n"
+    "from keras_text_lrp import models\n\n"
+    'cnn, bilstm = models.load("sst5-cnn"), models.load("sst5-bilstm")'
+)
+
+
 def _example(name: str) -> str:
-    model = MODEL_OF.get(name, "sst5-cnn")
+    model = "bilstm" if name == "lrp.lstm" else "cnn"
     return (
-        "import keras_text_lrp as ktl\n\n"
-        f'e = ktl.explain("{model}", ["{SENTENCE}"], "{name}")\n'
+        f'e = ktl.explain({model}, ["{SENTENCE}"], "{name}"{OPTIONS.get(name, "")})\n'
         f'e.plot(width=6.0).savefig("{name}.png")'
     )
 
@@ -66,12 +72,14 @@ def _analyzers_page(files: Files, config) -> str:
         "prediction), blue ones against it; each text is scaled to its own largest |score|.",
         "",
         "The rules behind each name are in [the rules](SEMANTICS.md); the classes in the "
-        "[API reference](api.md).",
+        "[API reference](api.md). The examples below share this set-up:",
         "",
+        "```python", SETUP, "```", "",
     ]
+    namespace: dict = {}
+    exec(SETUP, namespace)  # noqa: S102 - the set-up shown on the page
     for name, cls in ANALYZERS.items():
         code = _example(name)
-        namespace: dict = {}
         figure: dict = {}
         # Run the shown example as written, catching the figure instead of writing a file.
         original = ktl.Explanation.plot
