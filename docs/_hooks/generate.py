@@ -16,6 +16,7 @@ import io
 import os
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,7 @@ def _views_figure(files: Files, config) -> None:
     files.append(File.generated(config, "figures/views_plot.png", content=_png(e.plot(width=7.0))))
 
 
+@event_priority(100)  # before mkdocs-jupyter's on_files, which picks up the notebooks added here
 def on_files(files: Files, config) -> Files:
     """Add the generated pages, the figures and the tutorials to the site."""
     files.append(File.generated(config, "analyzers.md", content=_analyzers_page(files, config)))
