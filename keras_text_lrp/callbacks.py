@@ -262,14 +262,19 @@ class ExplainCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ per epoch
     def explain_now(self) -> dict:
-        """Explain the texts with the current weights; returns the entry added to :attr:`history`.
+        """Explain the texts with the current weights (what each explained epoch records).
 
         Returns
         -------
         dict
             ``{"scores": {method: [per-text word scores]}, "logits", "target",
-            "seconds"}`` (``"epoch"`` and ``"aopc"`` are added by the epoch hook).
+            "seconds"}``; the epoch hook adds ``"epoch"`` and ``"aopc"``.
         """
+        entry = self._explain()
+        entry.pop("_words")
+        return entry
+
+    def _explain(self) -> dict:
         if self._analyzers is None:
             self._build()
         start = time.perf_counter()
@@ -296,11 +301,10 @@ class ExplainCallback(keras.callbacks.Callback):
         step = epoch + 1
         if step % self.every:
             return
-        entry = self.explain_now()
+        entry = self._explain()
         entry["epoch"] = step
         entry["aopc"] = self._aopc(entry) if self.labels is not None else {}
-        words = entry.pop("_words")
-        del words
+        entry.pop("_words")
         self.history.append(entry)
         if self._writer is not None:
             self._summaries(entry)
