@@ -62,8 +62,9 @@ def main() -> None:
             callbacks = [timer]
             cb = None
             if name == "with":
-                cb = ExplainCallback(texts, labels=[0, 1, 2, 3, 4, 0, 1, 2], methods=["lrp.epsilon", "gradient"],
-                                     log_dir=f"{tmp}/logs", html=f"{tmp}/timeline.html", vocabulary=vocab)
+                cb = ExplainCallback(texts, labels=[0, 1, 2, 3, 4, 0, 1, 2],
+                                     methods=["lrp.epsilon", "gradient"], log_dir=f"{tmp}/logs",
+                                     html=f"{tmp}/timeline.html", vocabulary=vocab)
                 callbacks.insert(0, cb)
             model.fit(x, y, epochs=args.epochs, batch_size=128, verbose=0, callbacks=callbacks)
             # The first epoch includes tracing and the callback's set-up: report the others.
