@@ -110,5 +110,7 @@ def on_files(files: Files, config) -> Files:
     files.append(File.generated(config, "analyzers.md", content=_analyzers_page(files, config)))
     _views_figure(files, config)
     for notebook in sorted((ROOT / "tutorials").glob("*.ipynb")):
-        files.append(File.generated(config, f"tutorials/{notebook.name}", abs_src_path=str(notebook)))
+        # A plain File read from the repository root (mkdocs-jupyter's wrapper needs a src_dir).
+        files.append(File(f"tutorials/{notebook.name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
+                          use_directory_urls=config["use_directory_urls"]))
     return files
