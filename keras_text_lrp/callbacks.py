@@ -139,7 +139,8 @@ class ExplainCallback(keras.callbacks.Callback):
     history : list of dict
         One entry per explained epoch: ``{"epoch", "seconds", "scores":
         {method: [per-text arrays]}, "logits", "target", "aopc": {method:
-        float}}``.
+        float}, "seconds_aopc", "seconds_writing"}`` (``seconds``: the
+        analysis; the others: AOPC, and the TensorBoard and HTML writing).
     tokens : list of list of str
         The tokens shown for each text.
 
@@ -303,13 +304,17 @@ class ExplainCallback(keras.callbacks.Callback):
             return
         entry = self._explain()
         entry["epoch"] = step
+        start = time.perf_counter()
         entry["aopc"] = self._aopc(entry) if self.labels is not None else {}
+        entry["seconds_aopc"] = time.perf_counter() - start
         entry.pop("_words")
         self.history.append(entry)
+        start = time.perf_counter()
         if self._writer is not None:
             self._summaries(entry)
         if self.html is not None:
             atomic_write_text(self.html, self.timeline_html())
+        entry["seconds_writing"] = time.perf_counter() - start
 
     def _aopc(self, entry: dict) -> dict[str, float]:
         if self._text_model:
