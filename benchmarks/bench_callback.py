@@ -75,7 +75,8 @@ def main() -> None:
     writing = float(np.median([h["seconds_writing"] for h in cb.history[1:]]))
     print(f"epoch without callback: {base * 1000:.0f} ms; with: {with_cb * 1000:.0f} ms; "
           f"callback {1000 * (with_cb - base):.0f} ms/epoch of which analysis {analysis * 1000:.1f} ms "
-          f"(8 texts, 2 methods), AOPC {aopc * 1000:.0f} ms, TensorBoard + HTML writing {writing * 1000:.0f} ms; "
+          f"(8 texts, 2 methods), AOPC {aopc * 1000:.0f} ms, "
+          f"TensorBoard + HTML writing {writing * 1000:.0f} ms; "
           f"first-epoch analysis {cb.history[0]['seconds'] * 1000:.0f} ms (tracing)")
     print("load average after:", os.getloadavg())
 
