@@ -33,6 +33,7 @@ from keras import ops
 from keras_text_lrp import backend, layers
 from keras_text_lrp.errors import InvalidModelError
 from keras_text_lrp.graph import Graph, Step, trace
+from keras_text_lrp.rules import attention
 from keras_text_lrp.rules.activation import ActivationGradient
 from keras_text_lrp.rules.base import PassThrough, Route
 from keras_text_lrp.rules.linear import LinearForm, LinearGradient
@@ -89,6 +90,8 @@ class StepContext:
 
     def call(self, xs: list) -> list:
         """Call the layer on other input values (same masks, inference mode)."""
+        if "call" in self.extra:  # a layer the forward pass runs as its parts (attention)
+            return self.extra["call"](xs)
         return self.step.call(xs, self.masks)
 
     def pullback(self, relevances: list) -> list:
@@ -155,6 +158,9 @@ class Composite:
     product: Any = field(default_factory=Product)
     opaque: Any = None
     custom: Any = None
+    #: For MultiHeadAttention and LayerNormalization/RMSNormalization; ``None``: as ``opaque``.
+    attention: Any = None
+    normalization: Any = None
 
     def linear_rule(self, layer: Any) -> Any:
         return self.linear(layer) if _is_factory(self.linear) else self.linear
@@ -166,7 +172,9 @@ class Composite:
             return self.route if self.recurrent is None else self.recurrent(layer)
         if kind == "custom":
             return layers.custom_rule(layer) if self.custom is None else self.custom
-        if kind == "opaque":
+        if kind in ("attention", "normalization") and getattr(self, kind) is not None:
+            return getattr(self, kind)
+        if kind in ("opaque", "attention", "normalization"):
             if self.opaque is None:
                 raise layers.unsupported(layer)
             return self.opaque
@@ -300,8 +308,26 @@ class Engine:
             for i, key in enumerate(self.graph.inputs)
         ]
         self._prefix = {s for t in self.tokens.values() for s in (*t.text_steps, *t.id_steps, t.embedding)}
+        self._embedding_sums()
         self.stripped: dict = {}
         self._check_placement()
+
+    def _embedding_sums(self) -> None:
+        """``embedding + constant`` at an analysis point (a position embedding): routed.
+
+        SEMANTICS.md, "Transformer layers": the word relevance of a position
+        includes the shares of every embedding at that position, so the token
+        keeps the position embedding's share too; the gradient of the sum is
+        the identity, so routing is exact for the gradient family as well.
+        """
+        points = set(self.points)
+        for step, kind in self.kinds.items():
+            if (
+                kind == "proportional" and type(step.layer).__name__ == "Add"
+                and not isinstance(step.layer, kl.Layer) and len(step.inputs) == 1
+                and step.inputs[0] in points
+            ):
+                self.kinds[step] = "route"
 
     @staticmethod
     def _kind(step: Step) -> str:
@@ -501,6 +527,10 @@ class Engine:
             done = composite.recurrent_forward(step.layer, xs, ms)
             if done is not None:
                 return StepContext(step, xs, list(done[0]), ms, extra=dict(done[1]))
+        if kind == "attention":
+            ys, extra = attention.forward(step, xs, ms)
+            extra["call"] = lambda values: attention.forward(step, values, ms)[0]
+            return StepContext(step, xs, ys, ms, extra=extra)
         if kind == "linear":
             form = layers.form_of(step.layer, len(xs[0].shape))
             activation = None if step in self.stripped else form.activation
@@ -570,7 +600,7 @@ class Engine:
         for step in reversed(self.graph.steps):
             if step in self._prefix or not any(k in live for k in step.outputs):
                 continue
-            if step.layer is not None and self.kinds.get(step) == "opaque":
+            if step.layer is not None and self.kinds.get(step) in ("opaque", "attention", "normalization"):
                 found.append(step)
             live.update(step.inputs)
         return found[::-1]

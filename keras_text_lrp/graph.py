@@ -213,10 +213,14 @@ def _functional_of(model: Any) -> Any:
 
 
 def _mask_ids(node: Any) -> set:
-    """Ids of the KerasTensors a node receives as mask arguments (``mask``, ``*_mask``)."""
+    """Ids of the KerasTensors a node receives as mask arguments (``mask``, ``*_mask``).
+
+    ``attention_mask`` is data the user passes (MultiHeadAttention), not a Keras
+    mask: it stays a step input.
+    """
     out = set()
     for name, value in node.arguments.kwargs.items():
-        if name == "mask" or name.endswith("_mask"):
+        if name == "mask" or (name.endswith("_mask") and name != "attention_mask"):
             out.update(id(t) for t in keras.tree.flatten(value) if isinstance(t, keras.KerasTensor))
     return out
 

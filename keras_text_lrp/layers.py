@@ -24,6 +24,12 @@ The kind decides which slot of an analyzer's rule mapping handles the layer:
 ``"product"``
     a product of two activations (``x * y``, ``ops.matmul(q, k)``,
     ``ops.einsum``): split between the factors (:class:`~keras_text_lrp.rules.ops.Product`).
+``"attention"``
+    ``MultiHeadAttention``: expanded into its projections, scores, softmax and
+    context (:mod:`keras_text_lrp.rules.attention`).
+``"normalization"``
+    ``LayerNormalization``, ``RMSNormalization``: the epsilon rule with the
+    scale ``1/std`` held constant (:class:`~keras_text_lrp.rules.normalization.NormalizationRule`).
 ``"text"``
     string preprocessing (``TextVectorization``): run before the analysis.
 ``"opaque"``
@@ -58,7 +64,7 @@ __all__ = [
 
 KINDS = (
     "linear", "activation", "max", "proportional", "route", "embedding", "recurrent", "custom", "product",
-    "text", "opaque",
+    "attention", "normalization", "text", "opaque",
 )
 
 _KIND: dict[type, str] = {}
@@ -118,6 +124,9 @@ _register("embedding", kl.Embedding)
 _register("recurrent", kl.LSTM, kl.GRU, kl.SimpleRNN, kl.RNN, kl.Bidirectional)
 
 _register("text", kl.TextVectorization)
+# Transformer layers (SEMANTICS.md, "Transformer layers").
+_register("attention", kl.MultiHeadAttention)
+_register("normalization", *_maybe("LayerNormalization", "RMSNormalization"))
 
 _NAMED_RULES = ("route", "proportional", "max", "pass")
 
@@ -275,9 +284,7 @@ def should_inline(layer: Any) -> bool:
 
 
 _NEAREST = {
-    "MultiHeadAttention": "the transformer rules are not implemented yet",
-    "LayerNormalization": "the transformer rules are not implemented yet",
-    "GroupQueryAttention": "the transformer rules are not implemented yet",
+    "GroupQueryAttention": "only MultiHeadAttention has transformer rules so far",
     "UnitNormalization": "the transformer rules are not implemented yet",
     "Lambda": "write the computation as keras.ops calls in the functional model or in a custom "
               "layer's call, which keras_text_lrp traces",

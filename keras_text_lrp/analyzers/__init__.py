@@ -27,9 +27,11 @@ from keras_text_lrp.analyzers.lrp import (
     ZPlusLRP,
 )
 from keras_text_lrp.analyzers.registry import ANALYZERS, create_analyzer, register_analyzer
+from keras_text_lrp.analyzers.transformer import AttnLRP
 
 __all__ = [
-    "ANALYZERS", "Analyzer", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP", "AlphaOneBetaZeroLRP",
+    "ANALYZERS", "Analyzer", "AttnLRP", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP",
+    "AlphaOneBetaZeroLRP",
     "AlphaTwoBetaOneIgnoreBiasLRP", "AlphaTwoBetaOneLRP", "Deconvnet", "DeepTaylor", "EpsilonLRP",
     "FlatLRP", "Gradient", "GuidedBackprop", "InputTimesGradient", "IntegratedGradients", "LRP", "LSTMLRP",
     "SequentialPresetA", "SequentialPresetB", "SmoothGrad", "WSquareLRP", "ZLRP", "ZPlusLRP",

@@ -123,6 +123,9 @@ class Analyzer:
         if composite.opaque is not None:
             return
         for step in self._engine.opaque_steps(self._output_key):
+            kind = self._engine.kinds[step]
+            if kind != "opaque" and getattr(composite, kind) is not None:
+                continue  # a transformer layer this analyzer has a rule for
             raise layers.unsupported(step.layer, self._engine.graph.untraced.get(step.layer))
 
     # -- text models ---------------------------------------------------------

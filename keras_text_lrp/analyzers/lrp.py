@@ -16,7 +16,9 @@ from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.engine import Composite
 from keras_text_lrp.errors import InvalidArgumentError
 from keras_text_lrp.rules.activation import ActivationPass, ReLUMask
+from keras_text_lrp.rules.attention import AttentionRule, check_attention_calls, check_attention_rule
 from keras_text_lrp.rules.linear import AlphaBetaRule, EpsilonRule, FlatRule, WSquareRule, ZRule
+from keras_text_lrp.rules.normalization import NormalizationRule
 from keras_text_lrp.rules.recurrent import (
     RecurrentRule,
     check_gate_rule,
@@ -64,20 +66,31 @@ class LRP(Analyzer):
     gate_rule : {"signal_take_all", "proportional", "abs", "half"}
         How recurrent cells share the relevance of a product ``gate * signal``
         (SEMANTICS.md, "Recurrent layers"); the default gives the gate nothing.
+    attention_rule : {"cp", "attnlrp"}
+        How ``MultiHeadAttention`` passes relevance (SEMANTICS.md, "Transformer
+        layers"): ``"cp"`` (default) holds the attention probabilities constant,
+        ``"attnlrp"`` splits the products and takes the softmax by its Taylor rule.
+        LayerNormalization/RMSNormalization take the epsilon rule with ``1/std``
+        held constant either way.
     **kwargs
         See :class:`~keras_text_lrp.analyzers.base.Analyzer`.
     """
 
     output_seed = "logit"
 
-    def __init__(self, model: Any, rule: Any = None, gate_rule: str = "signal_take_all", **kwargs: Any):
+    def __init__(
+        self, model: Any, rule: Any = None, gate_rule: str = "signal_take_all", attention_rule: str = "cp",
+        **kwargs: Any,
+    ):
         self.gate_rule = check_gate_rule(gate_rule)
+        self.attention_rule = check_attention_rule(attention_rule)
         self._linear = rule if rule is not None else self.linear_rule()
         super().__init__(model, **kwargs)
         # Refuse unsupported recurrent layers (and linear rules with no cell
         # counterpart) now rather than inside the traced analysis.
         for layer in check_recurrent_calls(self._engine.graph, self._engine.kinds, self._output_key):
             self.recurrent_rule(layer)
+        check_attention_calls(self._engine.graph, self._engine.kinds, self._output_key)
 
     def linear_rule(self) -> Any:
         """The rule for linear layers (subclasses)."""
@@ -92,10 +105,19 @@ class LRP(Analyzer):
         """Run a recurrent layer in the forward pass, keeping its states for the rule."""
         return self.recurrent_rule(layer).forward(layer, xs, masks)
 
+    def transformer_rules(self) -> dict:
+        """The rules for attention and normalization layers (SEMANTICS.md, "Transformer layers")."""
+        eps = getattr(self, "epsilon", None)
+        eps = 1e-7 if eps is None else eps
+        return {
+            "attention": AttentionRule(self._linear, self.attention_rule, eps),
+            "normalization": NormalizationRule(eps, getattr(self, "bias_factor", 0.0)),
+        }
+
     def composite(self) -> Composite:
         return Composite(
             linear=self._linear, activation=ActivationPass(), recurrent=self.recurrent_rule,
-            recurrent_forward=self.recurrent_forward,
+            recurrent_forward=self.recurrent_forward, **self.transformer_rules(),
         )
 
 
@@ -240,7 +262,7 @@ class DeepTaylor(LRP):
     def composite(self) -> Composite:
         return Composite(
             linear=self._linear, activation=ReLUMask(), recurrent=self.recurrent_rule,
-            recurrent_forward=self.recurrent_forward,
+            recurrent_forward=self.recurrent_forward, **self.transformer_rules(),
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from keras_text_lrp.analyzers import gradient as g
 from keras_text_lrp.analyzers import lrp
 from keras_text_lrp.analyzers.base import Analyzer
+from keras_text_lrp.analyzers.transformer import AttnLRP
 from keras_text_lrp.errors import InvalidArgumentError
 
 __all__ = ["ANALYZERS", "create_analyzer", "register_analyzer"]
@@ -33,6 +34,7 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     "lrp.sequential_preset_a": lrp.SequentialPresetA,
     "lrp.sequential_preset_b": lrp.SequentialPresetB,
     "lrp.lstm": lrp.LSTMLRP,
+    "lrp.attnlrp": AttnLRP,
 }
 
 

@@ -5,7 +5,8 @@ sigmoid/softmax heads, `x + y` ops and the subclassed layers of the transformer 
 they are. The gradient family equals the backend's autodiff of the explained logit (computed by
 calling the model's own layers, see keras_examples.py); lrp.epsilon with bias_factor=1 sums to the
 explained logit; integrated gradients are complete. The transformer block (MultiHeadAttention,
-LayerNormalization) has no LRP rule yet: the LRP family refuses it with a one-line error.
+LayerNormalization) takes the transformer rules (SEMANTICS.md, "Transformer layers"; cp by
+default), so lrp.epsilon with bias_factor=1 conserves its logit too.
 """
 
 import os
@@ -19,12 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras_examples  # noqa: E402
 
 import keras_text_lrp as ktl  # noqa: E402
-from keras_text_lrp.errors import UnsupportedLayerError  # noqa: E402
 
-# Differentiated by the backend (guided backprop and deconvnet change only the ReLUs).
-GRADIENT_FAMILY = (
-    "gradient", "input_t_gradient", "integrated_gradients", "smoothgrad", "guided_backprop", "deconvnet",
-)
 OPTIONS = {"lrp.alpha_beta": {"alpha": 2.0, "beta": 1.0}}
 NAMES = sorted(ktl.ANALYZERS)
 
@@ -91,8 +87,6 @@ def test_gradient_and_input_times_gradient_equal_autodiff(example):
 
 
 def test_lrp_epsilon_with_bias_sums_to_the_logit(example):
-    if example.transformer:
-        pytest.skip("the transformer block has no LRP rule yet (see test_every_analyzer)")
     _, scores = _reference(example)
     r = ktl.create_analyzer("lrp.epsilon", example.model, epsilon=1e-9, bias_factor=1.0).analyze(
         example.inputs)
@@ -119,13 +113,6 @@ def test_integrated_gradients_complete(example):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_analyzer(example, name):
     E, scores = _reference(example)
-    if example.transformer and name not in GRADIENT_FAMILY:
-        with pytest.raises(UnsupportedLayerError) as err:
-            ktl.create_analyzer(name, example.model, **OPTIONS.get(name, {}))
-        msg = str(err.value)
-        assert ("MultiHeadAttention" in msg or "LayerNormalization" in msg) and "\n" not in msg, msg
-        assert "gradient family" in msg and "register_rule" in msg, msg
-        return
     r = ktl.create_analyzer(name, example.model, **OPTIONS.get(name, {})).analyze(example.inputs)
     assert r.shape == E.shape
     assert np.all(np.isfinite(r)), name
