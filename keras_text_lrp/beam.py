@@ -121,6 +121,14 @@ class ExplainTextHandler(ModelHandler):
 
         loaded = tf.saved_model.load(self.saved_model_dir)
         _check_signatures(self.saved_model_dir, self.methods, loaded.signatures.keys())
+        if self.label_names is None:
+            # The export's own class names (a pretrained model's), when it has them.
+            from keras_text_lrp.export import LABELS_FILE
+
+            labels = f"{self.saved_model_dir.rstrip('/')}/{LABELS_FILE}"
+            if tf.io.gfile.exists(labels):
+                with tf.io.gfile.GFile(labels) as f:
+                    self.label_names = [str(n) for n in json.load(f)]
         return loaded
 
     def run_inference(

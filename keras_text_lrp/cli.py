@@ -608,7 +608,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         explanation = explain(pretrained, texts, list(DEMO_METHODS))
     title = (f"keras_text_lrp demo: {pretrained.name} on {len(texts)} SST-5 test sentences "
              f"(relevance for the predicted class)")
-    html = explanation.heatmap(title=title).to_html(full=True)
+    # The gold labels are known for the demo sentences; one card per text keeps the page compact.
+    html = explanation.heatmap(title=title, gold=list(truth), layout="grid").to_html(full=True)
     _write_html(args.html, html)
 
     print(printable(f"{title}; red: for the class, blue: against it.\n"))

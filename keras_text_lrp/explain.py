@@ -95,7 +95,31 @@ class Explanation:
 
     @property
     def methods(self) -> list[str]:
+        """The method names, in the order they were given."""
         return list(self.scores)
+
+    @property
+    def display_tokens(self) -> list[list[str]]:
+        """The tokens as the user wrote them: each token's characters of its text (through ``offsets``).
+
+        ``tokens`` holds the forms the model saw (lowercased, PTB forms of
+        quotes, cut to the model's length); a token without a character span
+        keeps that form. The views show these.
+        """
+        out = []
+        for text, tokens, offsets in zip(self.texts, self.tokens, self.offsets, strict=True):
+            row = []
+            for j, token in enumerate(tokens):
+                span = offsets[j] if j < len(offsets) else None
+                row.append(text[span[0]:span[1]] if span is not None and span[1] > span[0] else token)
+            out.append(row)
+        return out
+
+    @property
+    def oov(self) -> list[list[bool]]:
+        """Per text, which tokens are out of the vocabulary (encoded as the ``[UNK]`` id)."""
+        return [[bool(self.ids[i, j] == Vocabulary.oov_id) for j in range(len(tokens))]
+                for i, tokens in enumerate(self.tokens)]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -104,8 +128,9 @@ class Explanation:
         """The texts and methods as a :class:`~keras_text_lrp.views.HeatmapPage`."""
         from keras_text_lrp.views import HeatmapPage
 
+        kwargs.setdefault("oov", self.oov)
         return HeatmapPage(
-            self.tokens, self.scores, label_names=self.label_names,
+            self.display_tokens, self.scores, label_names=self.label_names,
             pred=[int(p) for p in self.predicted], target=[int(t) for t in self.target],
             logits=self.logits, **kwargs,
         )
@@ -121,7 +146,8 @@ class Explanation:
         """A matplotlib Figure of the heatmaps (:func:`~keras_text_lrp.views.plot_heatmap`)."""
         from keras_text_lrp.views import plot_heatmap
 
-        return plot_heatmap(self.tokens, self.scores, **kwargs)
+        kwargs.setdefault("oov", self.oov)
+        return plot_heatmap(self.display_tokens, self.scores, **kwargs)
 
     def format(self, method: str | None = None, mode: str = "auto", stream: TextIO | None = None) -> str:
         """The texts as coloured terminal lines (plain ``word[+0.12]`` off a TTY)."""
@@ -129,17 +155,24 @@ class Explanation:
 
         method = self.methods[0] if method is None else method
         lines = []
-        for i, tokens in enumerate(self.tokens):
+        oov = self.oov
+        for i, tokens in enumerate(self.display_tokens):
             head = f"pred={self._name(self.predicted[i])} target={self._name(self.target[i])}"
-            lines.append(f"{head} | {colorize(tokens, self.scores[method][i], mode=mode, stream=stream)}")
+            words = colorize(tokens, self.scores[method][i], mode=mode, stream=stream, oov=oov[i])
+            lines.append(f"{head} | {words}")
         return "\n".join(lines)
 
     def _name(self, k: int) -> str:
         return self.label_names[int(k)] if self.label_names else str(int(k))
 
     def to_records(self) -> list[dict]:
-        """One JSON-ready dict per text: tokens, offsets, scores per method, logits, classes."""
+        """One JSON-ready dict per text: tokens, offsets, scores per method, logits, classes.
+
+        ``oov`` counts the text's out-of-vocabulary tokens; ``labels`` holds the
+        class names when known.
+        """
         records = []
+        oov = self.oov
         for i, text in enumerate(self.texts):
             records.append({
                 "text": text,
@@ -149,6 +182,7 @@ class Explanation:
                 "logits": [float(v) for v in self.logits[i]],
                 "predicted": int(self.predicted[i]),
                 "target": int(self.target[i]),
+                "oov": int(sum(oov[i])),
                 **({"labels": list(self.label_names)} if self.label_names else {}),
             })
         return records

@@ -38,6 +38,7 @@ The analysis in the graph is the analyzer's own traced ``_run`` (the function
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -125,7 +126,8 @@ def _resolve(model: Any, vocabulary: Any) -> tuple[keras.Model, Any, dict]:
         vocabulary = Vocabulary.load(vocabulary)
     if hasattr(model, "vocabulary") and hasattr(model, "model"):  # a PretrainedModel
         vocabulary = vocabulary if vocabulary is not None else model.vocabulary
-        info = {"lowercase": bool(getattr(model, "lowercase", False))}
+        info = {"lowercase": bool(getattr(model, "lowercase", False)),
+                "labels": [str(n) for n in getattr(model, "labels", None) or []] or None}
         model = model.model
     if not isinstance(model, keras.Model):
         raise InvalidArgumentError(
@@ -713,7 +715,7 @@ def export_for_serving(
     if lookup is not None:
         for table in lookup.resources():
             archive.track(table)
-    _write(archive, path, verbose)
+    _write(archive, path, verbose, info.get("labels"))
     return path
 
 
@@ -735,7 +737,12 @@ def _refuse_source_in(model: Any, path: Path) -> None:
         )
 
 
-def _write(archive: Any, path: Path, verbose: bool) -> None:
+
+#: Where an export keeps its class names (TF Serving's folder for files beside the SavedModel).
+LABELS_FILE = "assets.extra/labels.json"
+
+
+def _write(archive: Any, path: Path, verbose: bool, labels: list[str] | None = None) -> None:
     """Write the SavedModel beside ``path`` and rename it into place."""
     from keras_text_lrp import _safety
 
@@ -747,6 +754,10 @@ def _write(archive: Any, path: Path, verbose: bool) -> None:
     os.chmod(staging, _safety.umask_mode())
     try:
         archive.write_out(str(staging), verbose=verbose)
+        if labels:
+            # The class names travel with the export, so that Beam records carry ``labels``.
+            (staging / LABELS_FILE).parent.mkdir(exist_ok=True)
+            (staging / LABELS_FILE).write_text(json.dumps(labels), encoding="utf-8")
         if path.exists() and not (path.is_dir() and not any(path.iterdir())):
             old = Path(tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=path.parent))
             os.replace(path, old / "previous")

@@ -281,8 +281,9 @@ class SmoothGrad(Gradient):
     seed : int, optional
         Makes the noise reproducible; batch ``b`` of a streamed analysis
         draws from stream ``b``.
-    postprocess : {None, "abs", "square"}
-        Applied to each noisy gradient before averaging.
+    **kwargs
+        ``postprocess`` ({None, "abs", "square"}: applied to each noisy
+        gradient before averaging) and the options of :class:`Gradient`.
     """
 
     def __init__(

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from keras_text_lrp.errors import InvalidArgumentError
-from keras_text_lrp.views._inputs import ScoresInput, normalize
+from keras_text_lrp.views._inputs import ScoresInput, normalize, per_text
 from keras_text_lrp.views.colors import (
     NEGATIVE_RGB,
     POSITIVE_RGB,
@@ -21,6 +21,7 @@ from keras_text_lrp.views.colors import (
     rgb_to_hex,
     text_rgb,
 )
+from keras_text_lrp.views.html import OOV_LEGEND
 
 __all__ = ["plot_heatmap", "plot_text_heatmap"]
 
@@ -56,6 +57,7 @@ def plot_heatmap(
     fontsize: float = 11.0,
     dpi: float = 100.0,
     colorbar: bool = True,
+    oov: Sequence[Sequence[bool]] | None = None,
 ) -> Figure:
     """Draw texts (and methods) as words on coloured boxes, wrapped to ``width``.
 
@@ -86,6 +88,9 @@ def plot_heatmap(
     colorbar : bool, default True
         Add a colour bar (only meaningful with a shared or fixed scale; for
         per-text scales it is labelled from -1 to 1 of each text's maximum).
+    oov : sequence of sequences of bool, optional
+        Which tokens of each text are out of the vocabulary: their boxes get
+        a dashed dark edge and a legend line is added at the bottom.
 
     Returns
     -------
@@ -98,6 +103,11 @@ def plot_heatmap(
     if width <= 0 or fontsize <= 0 or dpi <= 0:
         raise InvalidArgumentError("width, fontsize and dpi must be positive")
     vmax = resolve_vmax(cells, scale)
+    flags = per_text(oov, len(rows), "oov")
+    flags = [[False] * len(row) for row in rows] if flags is None else [[bool(f) for f in r] for r in flags]
+    for i, (row, f) in enumerate(zip(rows, flags, strict=True)):
+        if len(f) != len(row):
+            raise InvalidArgumentError(f"text {i}: {len(row)} tokens but {len(f)} oov flags")
     fig = Figure(figsize=(width, 1.0), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     renderer = canvas.get_renderer()
@@ -133,13 +143,21 @@ def plot_heatmap(
                         "bbox": {
                             "boxstyle": f"square,pad={_PAD / fontsize:.3f}",
                             "facecolor": rgb_to_hex(background),
-                            "edgecolor": "none",
+                            "edgecolor": "#333333" if flags[i][k] else "none",
+                            "linestyle": "--",
+                            "linewidth": 1.2 if flags[i][k] else 0.0,
                         },
+                        "gid": "oov" if flags[i][k] else "token",
                     }
                     items.append((x + pad, y, row[k], style))
                     x += widths[k] + pad
                 y += line_height
             y += line_height * 0.4
+    if any(any(f) for f in flags):
+        items.append((margin, y, "[ dashed box ] " + OOV_LEGEND,
+                      {"fontproperties": FontProperties(size=fontsize * 0.8), "color": "#333333",
+                       "gid": "oov-legend"}))
+        y += line_height
     bar_height = line_height * 2.6 if colorbar else 0.0
     height = y + bar_height + margin
     fig.set_size_inches(width, height / dpi)

@@ -21,7 +21,7 @@ from keras_text_lrp.views.colors import (
     text_rgb,
 )
 
-__all__ = ["Heatmap", "HeatmapPage"]
+__all__ = ["OOV_LEGEND", "Heatmap", "HeatmapPage"]
 
 _CSS = """
 .ktl-page{font-family:sans-serif;color:#111;background:#fff}
@@ -34,7 +34,11 @@ _CSS = """
 .ktl-bar{width:200px;height:12px;border:1px solid #999}
 .ktl-card{border:1px solid #ccc;margin:8px 0;padding:6px}
 .ktl-meta{font-size:0.85em;color:#333;margin-bottom:4px}
+.ktl-oov{outline:2px dashed #444;outline-offset:-2px;font-style:italic}
 """.strip()
+
+#: What the dashed outline of a token means (HTML legend).
+OOV_LEGEND = "dashed outline: out of the vocabulary, seen by the model as [UNK]"
 
 
 def _esc(value: object) -> str:
@@ -51,13 +55,18 @@ def _label(value: object, label_names: Sequence[str] | None) -> str:
     return str(value)
 
 
-def _tokens_html(tokens: list[str], scores: np.ndarray, vmax: float) -> str:
+def _tokens_html(
+    tokens: list[str], scores: np.ndarray, vmax: float, oov: Sequence[bool] | None = None
+) -> str:
     spans = []
-    for token, score in zip(tokens, scores, strict=True):
+    unknown = [False] * len(tokens) if oov is None else list(oov)
+    for token, score, is_oov in zip(tokens, scores, unknown, strict=True):
         background = diverging_rgb(score, vmax)
         style = f"background-color:{rgb_to_hex(background)};color:{rgb_to_hex(text_rgb(background))}"
+        kind, note = ("ktl-tok ktl-oov", " (out of vocabulary)") if is_oov else ("ktl-tok", "")
         spans.append(
-            f'<span class="ktl-tok" style="{style}" title="{_esc(_fmt(score))}">{_esc(token)}</span>'
+            f'<span class="{kind}" style="{style}" title="{_esc(_fmt(score) + note)}" '
+            f'data-score="{float(score)!r}">{_esc(token)}</span>'
         )
     return '<div class="ktl-text">' + " ".join(spans) + "</div>"
 
@@ -83,9 +92,15 @@ class HeatmapPage:
     label_names : sequence of str, optional
         Names of the classes, used to show integer ``pred``/``target``.
     pred, target : sequence, optional
-        Predicted and true class of each text (int or str).
+        Predicted and explained class of each text (int or str).
     logits : sequence of array_like, optional
-        Model outputs of each text, shown rounded.
+        Model outputs of each text, shown with 2 decimals (beside the class
+        names when ``label_names`` are given).
+    gold : sequence, optional
+        The true class of each text, when known.
+    oov : sequence of sequences of bool, optional
+        Which tokens of each text are out of the vocabulary: drawn with a
+        dashed outline, explained in the legend.
     scale : {"text", "method", "shared"} or float, default "text"
         What ``|score|`` gets full colour: each cell's own maximum, each
         method's maximum over the texts, the page's maximum, or a fixed value.
@@ -112,6 +127,8 @@ class HeatmapPage:
         layout: str = "table",
         title: str | None = None,
         legend: bool = True,
+        gold: Sequence | None = None,
+        oov: Sequence[Sequence[bool]] | None = None,
     ) -> None:
         if layout not in ("table", "grid"):
             raise InvalidArgumentError(f"layout must be 'table' or 'grid', got {layout!r}")
@@ -121,6 +138,13 @@ class HeatmapPage:
         self.pred = per_text(pred, n, "pred")
         self.target = per_text(target, n, "target")
         self.logits = per_text(logits, n, "logits")
+        self.gold = per_text(gold, n, "gold")
+        self.oov = per_text(oov, n, "oov")
+        if self.oov is not None:
+            self.oov = [[bool(o) for o in row] for row in self.oov]
+            for i, (row, flags) in enumerate(zip(self.tokens, self.oov, strict=True)):
+                if len(flags) != len(row):
+                    raise InvalidArgumentError(f"text {i}: {len(row)} tokens but {len(flags)} oov flags")
         self.scale = scale
         self.vmax = resolve_vmax(self.cells, scale)
         self.layout = layout
@@ -140,18 +164,31 @@ class HeatmapPage:
             f'<div class="ktl-legend"><span>{_esc(low)}</span>'
             f'<span class="ktl-bar" style="background:linear-gradient(to right,{neg},#ffffff,{pos})"></span>'
             f"<span>{_esc(high)}</span>"
-            f"<span>(0 = white; blue negative, red positive; scale {note})</span></div>"
+            f"<span>(0 = white; blue negative, red positive; scale {note})</span>{self._oov_legend()}</div>"
         )
+
+    def _oov_legend(self) -> str:
+        if not self.oov or not any(any(row) for row in self.oov):
+            return ""
+        return f'<span class="ktl-tok ktl-oov">word</span><span>{_esc(OOV_LEGEND)}</span>'
+
+    def _flags(self, i: int) -> list[bool] | None:
+        return None if self.oov is None else self.oov[i]
 
     def _meta(self, i: int) -> list[tuple[str, str]]:
         items = []
-        if self.target is not None:
-            items.append(("target", _label(self.target[i], self.label_names)))
+        if self.gold is not None:
+            items.append(("gold", _label(self.gold[i], self.label_names)))
         if self.pred is not None:
             items.append(("prediction", _label(self.pred[i], self.label_names)))
+        if self.target is not None:
+            items.append(("explained", _label(self.target[i], self.label_names)))
         if self.logits is not None:
             values = np.atleast_1d(np.asarray(self.logits[i], dtype=float))
-            items.append(("logits", ", ".join(f"{v:.3g}" for v in values)))
+            names = self.label_names if self.label_names and len(self.label_names) == len(values) else None
+            items.append(("logits", ", ".join(
+                f"{names[k]} {v:+.2f}" if names else f"{v:+.2f}" for k, v in enumerate(values)
+            )))
         return items
 
     def _table(self) -> str:
@@ -166,7 +203,7 @@ class HeatmapPage:
             out.append(f"<tr><td>{i}</td>")
             out.extend(f"<td>{_esc(value)}</td>" for _, value in self._meta(i))
             out.extend(
-                f"<td>{_tokens_html(row, scores, vmax)}</td>"
+                f"<td>{_tokens_html(row, scores, vmax, self._flags(i))}</td>"
                 for scores, vmax in zip(self.cells[i], self.vmax[i], strict=True)
             )
             out.append("</tr>")
@@ -180,7 +217,8 @@ class HeatmapPage:
             meta = f"#{i}; {meta}" if meta else f"#{i}"
             out.append(f'<div class="ktl-card"><div class="ktl-meta">{_esc(meta)}</div><table>')
             for name, scores, vmax in zip(self.methods, self.cells[i], self.vmax[i], strict=True):
-                out.append(f"<tr><th>{_esc(name)}</th><td>{_tokens_html(row, scores, vmax)}</td></tr>")
+                cell = _tokens_html(row, scores, vmax, self._flags(i))
+                out.append(f"<tr><th>{_esc(name)}</th><td>{cell}</td></tr>")
             out.append("</table></div>")
         return "".join(out)
 

@@ -14,7 +14,7 @@ from keras_text_lrp.errors import InvalidArgumentError
 from keras_text_lrp.views._inputs import normalize
 from keras_text_lrp.views.colors import diverging_rgb, resolve_vmax, text_rgb
 
-__all__ = ["MODES", "color_mode", "colorize", "print_heatmap"]
+__all__ = ["MODES", "OOV_LEGEND", "color_mode", "colorize", "print_heatmap"]
 
 MODES = ("auto", "truecolor", "256", "plain")
 """Accepted ``mode`` values."""
@@ -56,6 +56,36 @@ def _xterm256(rgb: tuple[int, int, int]) -> int:
     return min(cube, grey, key=distance)[0]
 
 
+_CUBE_COLOURS = [
+    (16 + 36 * r + 6 * g + b, (r, g, b)) for r in range(6) for g in range(6) for b in range(6)
+]
+
+
+def _xterm256_signed(rgb: tuple[int, int, int], sign: float) -> int:
+    """Nearest xterm-256 colour that keeps the hue of a signed score.
+
+    Near 0 the nearest colour of the palette is often white or a grey, so weak
+    relevance would lose its sign; for a nonzero score the nearest cube colour
+    that is still reddish (positive) or bluish (negative) is chosen instead.
+    """
+    if sign == 0:
+        return _xterm256(rgb)
+
+    def keeps_hue(levels: tuple[int, int, int]) -> bool:
+        r, g, b = levels
+        return (r > b and r > g) if sign > 0 else (b > r)
+
+    def distance(levels: tuple[int, int, int]) -> int:
+        return sum((_CUBE[x] - y) ** 2 for x, y in zip(levels, rgb, strict=True))
+
+    return min((c for c in _CUBE_COLOURS if keeps_hue(c[1])), key=lambda c: distance(c[1]))[0]
+
+
+#: Out-of-vocabulary tokens: underlined on a terminal, ``[UNK]``-tagged in plain text.
+OOV_STYLE = "\x1b[4m"
+OOV_LEGEND = "underlined (plain: ~word): out of the vocabulary, seen by the model as [UNK]"
+
+
 def _safe(token: str) -> str:
     """Show control characters (ESC, BEL, newlines...) as escapes, so tokens cannot drive the terminal."""
     return "".join(
@@ -74,6 +104,7 @@ def colorize(
     mode: str = "auto",
     stream: TextIO | None = None,
     digits: int = 2,
+    oov: Sequence[bool] | None = None,
 ) -> str:
     """Render one text's word scores for a terminal.
 
@@ -92,6 +123,9 @@ def colorize(
         Where the text will go (for ``"auto"``); ``sys.stdout`` if None.
     digits : int, default 2
         Decimals in the plain format.
+    oov : sequence of bool, optional
+        Which tokens are out of the vocabulary: underlined in colour modes,
+        prefixed with ``~`` in plain text (see :data:`OOV_LEGEND`).
 
     Returns
     -------
@@ -108,19 +142,23 @@ def colorize(
     top = resolve_vmax(cells, "text" if vmax is None else vmax)[0][0]
     if mode == "auto":
         mode = color_mode(stream)
+    unknown = [False] * len(words) if oov is None else [bool(o) for o in oov]
+    if len(unknown) != len(words):
+        raise InvalidArgumentError(f"{len(words)} tokens but {len(unknown)} oov flags")
     parts = []
-    for word, value in zip(words, values, strict=True):
+    for word, value, is_oov in zip(words, values, unknown, strict=True):
         word = _safe(word)
         if mode == "plain":
-            parts.append(f"{word}[{value:+.{digits}f}]")
+            parts.append(f"{'~' if is_oov else ''}{word}[{value:+.{digits}f}]")
             continue
         background = diverging_rgb(value, top)
         foreground = text_rgb(background)
         if mode == "truecolor":
             code = "\x1b[48;2;{};{};{}m\x1b[38;2;{};{};{}m".format(*background, *foreground)
         else:
-            code = f"\x1b[48;5;{_xterm256(background)}m\x1b[38;5;{_xterm256(foreground)}m"
-        parts.append(f"{code}{word}{_RESET}")
+            sign = float(np.sign(value)) if top > 0 else 0.0
+            code = f"\x1b[48;5;{_xterm256_signed(background, sign)}m\x1b[38;5;{_xterm256(foreground)}m"
+        parts.append(f"{code}{OOV_STYLE if is_oov else ''}{word}{_RESET}")
     return " ".join(parts)
 
 
@@ -132,7 +170,13 @@ def print_heatmap(
     vmax: float | None = None,
     mode: str = "auto",
     digits: int = 2,
+    oov: Sequence[bool] | None = None,
 ) -> None:
-    """Print :func:`colorize` output to ``file`` (default ``sys.stdout``), choosing colours for it."""
+    """Print :func:`colorize` output to ``file`` (default ``sys.stdout``), choosing colours for it.
+
+    With out-of-vocabulary tokens (``oov``) a legend line follows.
+    """
     file = sys.stdout if file is None else file
-    print(colorize(tokens, scores, vmax=vmax, mode=mode, stream=file, digits=digits), file=file)
+    print(colorize(tokens, scores, vmax=vmax, mode=mode, stream=file, digits=digits, oov=oov), file=file)
+    if oov is not None and any(oov):
+        print(f"({OOV_LEGEND})", file=file)

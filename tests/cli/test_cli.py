@@ -33,7 +33,9 @@ class _Page(HTMLParser):
         self._where: str | None = None
 
     def handle_starttag(self, tag, attrs):
-        if tag == "span" and ("class", "ktl-tok") in attrs:
+        # A scored word: "ktl-tok" (with "ktl-oov" when out of the vocabulary); not the legend's sample.
+        a = dict(attrs)
+        if tag == "span" and "ktl-tok" in (a.get("class") or "").split() and "data-score" in a:
             self._where = "token"
             self.tokens.append("")
         elif tag == "th":
@@ -292,7 +294,9 @@ def test_demo_writes_one_page_with_every_method(model_files, tmp_path, capsys):
     assert all(method in page.heads for method in cli.DEMO_METHODS)
     texts, truth = cli._demo_texts(3)
     assert texts[0] == "A thoughtful, provocative, insistently humanizing film." and truth[0] == 4
-    tokens = [tokenize(text, "treebank", lowercase=True)[0] for text in texts]
+    # The page shows the words as written (the characters of each token's span), not the lowercased forms.
+    spans = [tokenize(text, "treebank", lowercase=True)[1] for text in texts]
+    tokens = [[text[a:b] for a, b in offsets] for text, offsets in zip(texts, spans, strict=True)]
     assert page.tokens == [t for words in tokens for t in words * len(cli.DEMO_METHODS)]
     assert str(out.resolve()) in captured.out
     for method in cli.DEMO_METHODS:

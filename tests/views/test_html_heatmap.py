@@ -135,9 +135,9 @@ def test_table_and_grid_layouts_with_prediction_columns():
     )
     parsed = _parse(page.to_html())
     text = _all_text(page.to_html())
-    headers = ["#", "target", "prediction", "logits", "lrp.epsilon", "gradient"]
+    headers = ["#", "prediction", "explained", "logits", "lrp.epsilon", "gradient"]
     assert [t for t in text if t in headers] == headers
-    assert "pos (1)" in text and "neg (0)" in text and "-1, 2.5" in text
+    assert "pos (1)" in text and "neg (0)" in text and "neg -1.00, pos +2.50" in text
     assert parsed.tokens == ["good", "film", "good", "film", "bad", "bad"]
     grid = HeatmapPage([["x"]], [[1.0]], methods=["m"], layout="grid", pred=[0], label_names=["neg", "pos"])
     assert "#0; prediction: neg (0)" in _all_text(grid.to_html())
