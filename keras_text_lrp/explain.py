@@ -74,7 +74,7 @@ class Explanation:
     positions : list of numpy.ndarray of int
         The column of :attr:`ids` of each token, per text (``T-n..T-1`` with
         ``padding="pre"``).
-    oov : list of list of str
+    oov_words : list of list of str
         The tokens of each text that are not in the vocabulary (explained as
         the out-of-vocabulary id).
     """
@@ -91,7 +91,7 @@ class Explanation:
     relevance: dict[str, np.ndarray] = field(default_factory=dict)
     padding_relevance: dict[str, np.ndarray] = field(default_factory=dict)
     positions: list[np.ndarray] = field(default_factory=list)
-    oov: list[list[str]] = field(default_factory=list)
+    oov_words: list[list[str]] = field(default_factory=list)
 
     @property
     def methods(self) -> list[str]:
@@ -118,8 +118,10 @@ class Explanation:
     @property
     def oov(self) -> list[list[bool]]:
         """Per text, which tokens are out of the vocabulary (encoded as the ``[UNK]`` id)."""
-        return [[bool(self.ids[i, j] == Vocabulary.oov_id) for j in range(len(tokens))]
-                for i, tokens in enumerate(self.tokens)]
+        # ``positions`` maps tokens to id columns (pre-padding shifts them).
+        columns = self.positions or [range(len(tokens)) for tokens in self.tokens]
+        return [[bool(self.ids[i, c] == Vocabulary.oov_id) for c in columns[i]]
+                for i in range(len(self.tokens))]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -413,7 +415,7 @@ def _explain_batch(
         texts=texts, tokens=batch.tokens, offsets=batch.offsets, ids=batch.ids, scores=scores, logits=logits,
         predicted=predicted, target=targets,
         label_names=None if setup.label_names is None else list(setup.label_names), relevance=relevance,
-        padding_relevance=padding, positions=batch.positions, oov=batch.oov,
+        padding_relevance=padding, positions=batch.positions, oov_words=batch.oov,
     )
     return explanation, len(cut)
 

@@ -148,7 +148,7 @@ def test_out_of_vocabulary_tokens_are_counted_and_warned_about():
                                          r"encoded as \[UNK\]: 'gorgeous', ',', 'witty'"):
         e = ktl.explain(model, ["good movie", "a gorgeous , witty movie"], vocabulary=VOCAB,
                         tokenizer="space")
-    assert e.oov == [[], ["gorgeous", ",", "witty"]]
+    assert e.oov_words == [[], ["gorgeous", ",", "witty"]]
     a, movie = VOCAB.token_to_id("a"), VOCAB.token_to_id("movie")
     np.testing.assert_array_equal(e.ids[1], [a, 1, 1, 1, movie])
     pretrained = models.load("sst5-cnn")
