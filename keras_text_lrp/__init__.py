@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib as _importlib
 import os as _os
+import sys as _sys
+import types as _types
 from typing import Any as _Any
 
 # Quieten TensorFlow's C++ start-up logging unless the user chose a level. It must be set before
@@ -58,6 +60,24 @@ def __getattr__(name: str) -> _Any:
     value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+class _Package(_types.ModuleType):
+    """The package module: ``keras_text_lrp.explain`` stays the function.
+
+    Importing the submodule ``keras_text_lrp.explain`` makes Python set the
+    package attribute ``explain`` to that module, which would hide the lazily
+    imported function of the same name (``ktl.explain(...)`` would then call a
+    module).
+    """
+
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if name == "explain" and isinstance(value, _types.ModuleType):
+            value = value.explain
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:
