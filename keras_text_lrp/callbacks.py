@@ -238,17 +238,14 @@ class ExplainCallback(keras.callbacks.Callback):
                     "ExplainCallback on a token-id model needs vocabulary=Vocabulary(...) (or a model "
                     "with a TextVectorization layer, which is fed the raw texts)."
                 )
-            from keras_text_lrp.explain import _length_limit, _vocabulary_form
-            from keras_text_lrp.text.tokenize import tokenize
+            from keras_text_lrp.text.pipeline import TextPipeline, model_lengths
 
-            model_len, limit = _length_limit(self.model, None)
-            tokens = []
-            for t in self.texts:
-                tok, _ = tokenize(t, self.tokenizer, lowercase=self.lowercase)
-                tokens.append(tok if limit is None else tok[:limit])
-            width = model_len if model_len is not None else max(1, max(len(t) for t in tokens))
-            forms = [[_vocabulary_form(t, self.vocabulary) for t in tok] for tok in tokens]
-            ids, _ = self.vocabulary.encode(forms, max_len=width)
+            # The one text pipeline explain() uses: same tokens, forms, cut and padding.
+            fixed, least = model_lengths(self.model)
+            pipeline = TextPipeline(self.vocabulary, self.tokenizer, lowercase=self.lowercase, limit=fixed,
+                                    width=fixed, min_width=least)
+            batch = pipeline.encode(list(self.texts))
+            ids, tokens = batch.ids, [list(t) for t in batch.tokens]
             self._ids = np.asarray(ids, "int32")
             self._inputs = self._ids
             self.tokens = tokens

@@ -7,16 +7,8 @@ The engines run SavedModels (TensorFlow graphs), so these tests run under
 
 from __future__ import annotations
 
-import keras
 import pytest
-
-METHODS = ["lrp.epsilon", "gradient"]
-N_TEXTS = 1000
-
-TENSORFLOW_ONLY = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="the engines run exported SavedModels, written with KERAS_BACKEND=tensorflow",
-)
+from engine_support import METHODS, N_TEXTS, TENSORFLOW_ONLY, assert_same  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -47,18 +39,3 @@ def expected(sst5_texts) -> list[dict]:
     for record in records:
         del record["offsets"]
     return records
-
-
-def assert_same(got: dict, want: dict) -> None:
-    """Equal keys, tokens and classes; logits and scores to 1e-5."""
-    import numpy as np
-
-    assert set(got) == set(want), (sorted(got), sorted(want))
-    for key in want:
-        if key not in ("scores", "logits"):
-            assert got[key] == want[key], (key, got[key], want[key])
-    np.testing.assert_allclose(got["logits"], want["logits"], rtol=1e-5, atol=1e-5)
-    assert got["scores"].keys() == want["scores"].keys()
-    for method in want["scores"]:
-        np.testing.assert_allclose(got["scores"][method], want["scores"][method], rtol=1e-5, atol=1e-5,
-                                   err_msg=f"{method}: {got['tokens']}")

@@ -11,7 +11,7 @@ import os
 import time
 
 import pytest
-from conftest import METHODS, TENSORFLOW_ONLY, assert_same
+from engine_support import METHODS, TENSORFLOW_ONLY, assert_same
 
 db = pytest.importorskip("dask.bag", reason="the dask extra (dask[bag,distributed]) is not installed")
 distributed = pytest.importorskip("distributed", reason="the dask extra (dask[distributed]) is not installed")

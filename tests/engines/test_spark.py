@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import METHODS, TENSORFLOW_ONLY, assert_same
+from engine_support import METHODS, TENSORFLOW_ONLY, assert_same
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra (pyspark, pandas, pyarrow) is not installed")
 psutil = pytest.importorskip("psutil")

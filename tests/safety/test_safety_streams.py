@@ -57,7 +57,7 @@ def test_resume_with_other_parameters_refused_naming_them(tmp_path, model, vocab
         _run(model, vocab, TEXTS, path, epsilon=0.5)
     with pytest.raises(InvalidArgumentError, match="pooling: file 'sum', now 'mean'"):
         _run(model, vocab, TEXTS, path, pooling="mean")
-    from conftest import tiny_model
+    from safety_models import tiny_model
 
     with pytest.raises(InvalidArgumentError, match="weights_sha256"):  # another model, same architecture
         _run(tiny_model(len(vocab), seed=1), vocab, TEXTS, path)
@@ -104,7 +104,7 @@ def test_output_that_is_the_input_refused_before_anything_is_read(tmp_path, mode
 _WRITER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from conftest import WORDS, tiny_model
+from safety_models import WORDS, tiny_model
 from keras_text_lrp.streaming import explain_dataset
 from keras_text_lrp.text import Vocabulary
 texts = {texts!r}

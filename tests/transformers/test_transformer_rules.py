@@ -9,7 +9,7 @@ layer call of a real Keras model through the engine's forward pass.
 import keras
 import numpy as np
 import pytest
-import reference as ref
+import transformer_reference as ref
 from keras import layers, ops
 
 from keras_text_lrp.engine import Engine
