@@ -48,8 +48,8 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from keras_text_lrp._safety import check_distinct, json_line, printable
-from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
-from keras_text_lrp.exported import TextExample, explain_examples, to_example
+from keras_text_lrp.errors import InvalidArgumentError
+from keras_text_lrp.exported import TextExample, add_io_arguments, explain_examples, parse_jsonl, to_example
 from keras_text_lrp.exported import check_signatures as _check_signatures
 from keras_text_lrp.exported import error_record as _error_record
 from keras_text_lrp.exported import signature_names as _signature_names
@@ -221,13 +221,6 @@ class ExplainTexts(beam.PTransform):
         return (explained, refused) | "AllRecords" >> beam.Flatten()
 
 
-def _parse_jsonl(line: str) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as error:
-        raise InvalidInputError(f"an input line is not JSON ({error}): {line[:80]!r}") from None
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m keras_text_lrp.beam",
@@ -235,15 +228,10 @@ def _parser() -> argparse.ArgumentParser:
         "signatures) on an Apache Beam runner; writes JSON Lines records. Options not listed here "
         "are Beam pipeline options (--runner, --project, --region, --temp_location, ...).",
     )
-    parser.add_argument("--saved_model", required=True, help="the exported SavedModel folder")
-    parser.add_argument("--input", required=True, help="input file pattern (local, gs://, ...)")
-    parser.add_argument("--output", required=True, help="output prefix; shards end in .jsonl")
-    parser.add_argument("--methods", default="lrp.epsilon", help="comma-separated exported method names")
-    parser.add_argument("--input_format", choices=("text", "jsonl"), default="text",
-                        help="text: one text per line; jsonl: one {'text', 'id', 'target'} object per line")
-    parser.add_argument("--labels", default=None, help="comma-separated class names, stored per record")
-    parser.add_argument("--max_batch_size", type=int, default=64, help="most texts per signature call")
-    parser.add_argument("--no_text", action="store_true", help="leave the texts out of the records")
+    add_io_arguments(
+        parser, input_help="input file pattern (local, gs://, ...)",
+        output_help="output prefix; shards end in .jsonl", batch_option="--max_batch_size",
+    )
     parser.add_argument("--num_shards", type=int, default=0, help="output shards (0: the runner decides)")
     return parser
 
@@ -293,7 +281,7 @@ def run(argv: Sequence[str] | None = None, save_main_session: bool = False) -> A
     pipeline = beam.Pipeline(options=options)
     lines = pipeline | "Read" >> beam.io.ReadFromText(args.input)
     if args.input_format == "jsonl":
-        lines = lines | "ParseJson" >> beam.Map(_parse_jsonl)
+        lines = lines | "ParseJson" >> beam.Map(parse_jsonl)
     (
         lines
         | "Explain" >> explain

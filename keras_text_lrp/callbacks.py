@@ -228,6 +228,7 @@ class ExplainCallback(keras.callbacks.Callback):
         }
         first = self._analyzers[self.methods[0]]
         self._text_model = first.takes_text
+        self._id_model = None  # the token-id part of a TextVectorization model, for AOPC
         if self._text_model:
             self._inputs = np.asarray(self.texts, dtype=object)
             self.tokens = first.tokens(self.texts)
@@ -314,15 +315,19 @@ class ExplainCallback(keras.callbacks.Callback):
         entry["seconds_writing"] = time.perf_counter() - start
 
     def _aopc(self, entry: dict) -> dict[str, float]:
-        if self._text_model:
-            # The deletion curves walk a token-id model from its Embedding; a TextVectorization
-            # model's ids enter before it, so AOPC is left out (said in the docs).
-            return {}
         from keras_text_lrp.evaluation import aopc
 
+        model = self.model
+        if self._text_model:
+            # The deletion curves delete token ids: a TextVectorization model is walked from the
+            # layer's ids (the sub-model past it shares the weights being trained).
+            from keras_text_lrp.model_tools import text_vectorization, token_id_model
+
+            if self._id_model is None:
+                self._id_model = token_id_model(self.model, text_vectorization(self.model))
+            model = self._id_model
         return {
-            name: aopc(self.model, self._ids, words, self.labels, steps=self.aopc_steps,
-                       progress=False).aopc
+            name: aopc(model, self._ids, words, self.labels, steps=self.aopc_steps, progress=False).aopc
             for name, words in entry["_words"].items()
         }
 

@@ -387,7 +387,9 @@ class _Printer:
         self.mode = "plain" if no_color else color_mode(stream)
         self.labels = labels
 
-    def text(self, where: str, heading: str, tokens: list[str], scores: dict[str, Any]) -> None:
+    def text(self, where: str, heading: str, tokens: list[str], scores: dict[str, Any],
+             oov: Sequence[bool] | None = None) -> None:
+        """Print one text: ``tokens`` as the user wrote them, out-of-vocabulary ones marked."""
         from keras_text_lrp.views import colorize
 
         width = max(len(name) for name in scores)
@@ -396,7 +398,7 @@ class _Printer:
         lines = [printable(f"[{where}] {heading}")]
         tokens = [printable(token, one_line=True) for token in tokens]
         for name, values in scores.items():
-            shown = colorize(tokens, values, mode=self.mode)
+            shown = colorize(tokens, values, mode=self.mode, oov=oov)
             lines.append(f"    {printable(name, one_line=True):<{width}}  {shown}")
         _emit("\n".join(lines), self.stream)
 
@@ -407,13 +409,15 @@ class _Page:
     def __init__(self, methods: Sequence[str], labels: Sequence[str] | None) -> None:
         self.labels = labels
         self.tokens: list[list[str]] = []
+        self.oov: list[list[bool]] = []
         self.scores: dict[str, list[Any]] = {name: [] for name in methods}
         self.pred: list[int] = []
         self.target: list[int] = []
         self.logits: list[Any] = []
 
     def add(self, explanation: Any) -> None:
-        self.tokens.extend(explanation.tokens)
+        self.tokens.extend(explanation.display_tokens)  # the characters the user wrote
+        self.oov.extend(explanation.oov)
         for name in self.scores:
             self.scores[name].extend(explanation.scores[name])
         self.pred.extend(int(k) for k in explanation.predicted)
@@ -425,7 +429,7 @@ class _Page:
 
         page = HeatmapPage(
             self.tokens, self.scores, label_names=self.labels, pred=self.pred, target=self.target,
-            logits=self.logits, title=title,
+            logits=self.logits, title=title, oov=self.oov,
         )
         return page.to_html(full=True)
 
@@ -530,14 +534,19 @@ def _run_explain(args: argparse.Namespace) -> int:
         max_len = _token_cap(args, pretrained)
         long_texts = args.file is None and any(len(item.text) > LONG_TEXT_CHARS for item in items)
         show_bar = not args.quiet and (args.file is not None or long_texts)
-        progress = _progress(total) if show_bar else contextlib.nullcontext(None)
+        # The bar ticks per stage of each batch (tokens, logits, each method), so that one long text
+        # shows where it is too.
+        stages = 2 + len(methods)
+        steps = None if total is None else total * stages
+        progress = _progress(steps) if show_bar else contextlib.nullcontext()
         with progress as bar:
             for batch in _batches(items, args.batch_size):
+                tick = None if bar is None else _ticker(bar, len(batch))
                 with _relayed_warnings(batch, sys.stderr):
                     explanation = explain(
                         pretrained, [item.text for item in batch], methods, target,
                         batch_size=args.batch_size, max_len=max_len, padding=args.padding,
-                        min_len=args.min_len,
+                        min_len=args.min_len, progress=tick,
                     )
                 records = explanation.to_records()
                 for i, (item, record) in enumerate(zip(batch, records, strict=True)):
@@ -548,15 +557,14 @@ def _run_explain(args: argparse.Namespace) -> int:
                             f"pred: {_label(int(explanation.predicted[i]), labels)}   "
                             f"target: {_label(int(explanation.target[i]), labels)}"
                         )
-                        printer.text(item.where, heading, explanation.tokens[i],
-                                     {name: explanation.scores[name][i] for name in methods})
+                        printer.text(item.where, heading, explanation.display_tokens[i],
+                                     {name: explanation.scores[name][i] for name in methods},
+                                     explanation.oov[i])
                 for sink in sinks:
                     sink.write(records)
                 if page is not None:
                     page.add(explanation)
                 count += len(batch)
-                if bar is not None:
-                    bar.update(len(batch))
         if count == 0:
             raise CommandLineError(f"{_source_name(args.file)} holds no text to explain (only blank lines)")
         if page is not None:
@@ -573,9 +581,19 @@ def _run_explain(args: argparse.Namespace) -> int:
 
 
 def _progress(total: int | None) -> Any:
+    """The bar of ``explain``: ``total`` steps (texts x stages), on a terminal only (tqdm's disable=None)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=" texts", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
+    return tqdm(total=total, unit=" steps", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
+
+
+def _ticker(bar: Any, texts: int) -> Any:
+    """The ``progress`` hook of explain() for one batch: each stage advances the bar by its texts."""
+    def tick(stage: str) -> None:
+        bar.set_postfix_str(printable(stage, one_line=True), refresh=False)
+        bar.update(texts)
+
+    return tick
 
 
 def _demo_texts(n: int) -> tuple[list[str], list[int]]:

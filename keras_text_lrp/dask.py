@@ -40,7 +40,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from keras_text_lrp import exported
-from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, KerasTextLRPError
+from keras_text_lrp.errors import InvalidArgumentError, KerasTextLRPError
 
 __all__ = ["explain_bag", "run"]
 
@@ -116,28 +116,16 @@ def explain_bag(
     return bag.map_partitions(_explain_partition, path, names, labels, bool(include_text), batch_size)
 
 
-def _parse_jsonl(line: str) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as error:
-        raise InvalidInputError(f"an input line is not JSON ({error}): {line[:80]!r}") from None
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m keras_text_lrp.dask",
         description="Explain a text corpus with an exported explainer (export_for_serving with text "
         "signatures) on a Dask cluster; writes JSON Lines records, one file per partition.",
     )
-    parser.add_argument("--saved_model", required=True, help="the exported SavedModel folder")
-    parser.add_argument("--input", required=True, help="input file pattern (local, s3://, gs://, ...)")
-    parser.add_argument("--output", required=True, help="output folder; one part-N.jsonl per partition")
-    parser.add_argument("--methods", default="lrp.epsilon", help="comma-separated exported method names")
-    parser.add_argument("--input_format", choices=("text", "jsonl"), default="text",
-                        help="text: one text per line; jsonl: one {'text', 'id', 'target'} object per line")
-    parser.add_argument("--labels", default=None, help="comma-separated class names, stored per record")
-    parser.add_argument("--batch_size", type=int, default=64, help="most texts per signature call")
-    parser.add_argument("--no_text", action="store_true", help="leave the texts out of the records")
+    exported.add_io_arguments(
+        parser, input_help="input file pattern (local, s3://, gs://, ...)",
+        output_help="output folder; one part-N.jsonl per partition", batch_option="--batch_size",
+    )
     parser.add_argument("--blocksize", default="16MiB", help="bytes of input per partition")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, help="address of a running scheduler (tcp://HOST:8786)")
@@ -169,7 +157,7 @@ def run(argv: Sequence[str] | None = None) -> list[str]:
         raise InvalidArgumentError(f"--workers must be at least 1, got {args.workers}.")
     lines = db.read_text(args.input, blocksize=args.blocksize, linedelimiter="\n")
     lines = lines.map(lambda line: line.rstrip("\r\n"))
-    items = lines.map(_parse_jsonl) if args.input_format == "jsonl" else lines
+    items = lines.map(exported.parse_jsonl) if args.input_format == "jsonl" else lines
     records = explain_bag(items, args.saved_model, methods, label_names=labels,
                           include_text=not args.no_text, batch_size=args.batch_size)
     out = records.map(lambda record: json.dumps(record, ensure_ascii=False))

@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -359,6 +359,7 @@ def _explain_batch(
     batch_size: int,
     keep_dimensions: bool = False,
     warn: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Explanation, int]:
     """The work of :func:`explain` (and of each batch of ``explain_dataset``) on checked inputs.
 
@@ -369,8 +370,12 @@ def _explain_batch(
     text, the out-of-vocabulary tokens of the batch and each text made only
     of them get a warning (addressed to the caller of the caller).
 
+    ``progress``, if given, is called after each stage of the batch:
+    ``"tokens"``, ``"logits"``, then each method's name.
+
     Returns the :class:`Explanation` and the number of texts that were cut.
     """
+    step = progress if progress is not None else (lambda stage: None)
     first = next(iter(setup.analyzers.values()))
     if setup.pipeline is None:
         batch = encode_with_layer(first, texts)
@@ -379,6 +384,7 @@ def _explain_batch(
         batch = setup.pipeline.encode(texts)
         inputs = batch.ids
     cut = batch.truncated
+    step("tokens")
     if warn:
         for i in cut:
             warnings.warn(
@@ -400,6 +406,7 @@ def _explain_batch(
     logits = first.scores(inputs, batch_size=batch_size)
     predicted = np.argmax(logits, axis=-1).astype("int32")
     targets = _targets(target, predicted, logits.shape[-1])
+    step("logits")
 
     scores, relevance, padding = {}, {}, {}
     pad = batch.padding_mask()
@@ -411,6 +418,7 @@ def _explain_batch(
         padding[name] = (r.sum(-1) * pad).sum(-1)
         if keep_dimensions:
             relevance[name] = r
+        step(name)
     explanation = Explanation(
         texts=texts, tokens=batch.tokens, offsets=batch.offsets, ids=batch.ids, scores=scores, logits=logits,
         predicted=predicted, target=targets,
@@ -436,6 +444,7 @@ def explain(
     batch_size: int = 256,
     label_names: Sequence[str] | None = None,
     keep_dimensions: bool = False,
+    progress: Callable[[str], None] | None = None,
     **analyzer_kwargs: Any,
 ) -> Explanation:
     """Explain a text classifier's decisions on raw texts, word by word.
@@ -486,6 +495,10 @@ def explain(
     label_names : sequence of str, optional
     keep_dimensions : bool
         Keep the per-dimension relevances in ``Explanation.relevance``.
+    progress : callable, optional
+        Called with the name of each finished stage: ``"tokens"`` (texts
+        encoded), ``"logits"`` (model scored), then each method's name (the
+        command line's progress bar ticks on these).
     **analyzer_kwargs
         Options for the analyzers (``epsilon``, ``steps``, ...).
 
@@ -513,5 +526,6 @@ def explain(
     )
     explanation, _ = _explain_batch(
         setup, texts, target, pooling=pooling, batch_size=batch_size, keep_dimensions=keep_dimensions,
+        progress=progress,
     )
     return explanation

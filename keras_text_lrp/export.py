@@ -53,6 +53,7 @@ import numpy as np
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.engine import Engine
 from keras_text_lrp.errors import InvalidArgumentError, InvalidModelError
+from keras_text_lrp.model_tools import text_vectorization, token_id_model
 from keras_text_lrp.text.pipeline import (
     PADDINGS,
     PTB_FORMS,
@@ -135,53 +136,6 @@ def _resolve(model: Any, vocabulary: Any) -> tuple[keras.Model, Any, dict]:
             f"{type(model).__name__}."
         )
     return model, vocabulary, info
-
-
-def _text_vectorization(model: keras.Model) -> Any:
-    """The model's TextVectorization layer reading its (only) input, or None."""
-    found = [
-        layer for layer in model._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, keras.layers.TextVectorization)
-    ]
-    if not found:
-        return None
-    layer = found[0]
-    if len(found) > 1 or len(model.inputs) != 1 or layer not in model.layers:
-        raise InvalidModelError(
-            f"model {model.name!r} has {len(found)} TextVectorization layer(s) and "
-            f"{len(model.inputs)} input(s); export supports one TextVectorization layer at the top level "
-            "of a model with one string input."
-        )
-    if getattr(layer, "_output_mode", "int") != "int":
-        raise InvalidModelError(
-            f"TextVectorization {layer.name!r} has output_mode={layer._output_mode!r}; only "
-            "output_mode='int' (token ids for an Embedding) can be explained."
-        )
-    return layer
-
-
-def _analysis_model(model: keras.Model, tv: Any) -> keras.Model:
-    """The model from token ids to logits (after the TextVectorization layer, if any)."""
-    if tv is not None:
-        node = tv._inbound_nodes[0]
-        if node.arguments.keras_tensors[0] is not model.inputs[0]:
-            raise InvalidModelError(
-                f"TextVectorization {tv.name!r} must read the model input directly."
-            )
-        model = keras.Model(tv.output, model.outputs, name=f"{model.name}_from_token_ids")
-    tokens = Engine(model).token_inputs()
-    if len(model.inputs) != 1 or 0 not in tokens:
-        raise InvalidModelError(
-            f"export_for_serving needs a model with one input of token ids feeding an Embedding (or "
-            f"raw strings through a TextVectorization layer into an Embedding); {model.name!r} has "
-            f"inputs {[(tuple(t.shape), t.dtype) for t in model.inputs]} and "
-            f"{'an' if tokens else 'no'} Embedding at its input."
-        )
-    if len(model.inputs[0].shape) != 2:
-        raise InvalidModelError(
-            f"the token-id input must be (batch, T), but {model.name!r} takes {tuple(model.inputs[0].shape)}."
-        )
-    return model
 
 
 def _analyzer_name(analyzer: Analyzer) -> str:
@@ -456,33 +410,81 @@ class _Signatures:
         def explain_core(ids, target):
             ids = self._checked_ids(ids)
             target = self._checked_target(target, tf.shape(ids)[0], analyzer.n_outputs)
+            ids, keep = self._widened(ids)
             logits = self._logits(ids, analyzer)
             dims = analyzer._run([ids], target, extra(ids))[0]
             mask = tf.not_equal(ids, 0)
             summed = tf.reduce_sum(dims, axis=-1)
             words = summed * tf.cast(mask, dims.dtype)
-            # What analyze() puts at the padding (id 0) columns, returned apart rather than dropped.
+            # What analyze() puts at the padding (id 0) columns, returned apart rather than dropped;
+            # the columns added for the model's least length count as padding too.
             padding = tf.reduce_sum(summed - words, axis=-1)
-            out = {"logits": logits, "relevance": words, "mask": mask, "target": target,
+            out = {"logits": logits, "relevance": keep(words), "mask": keep(mask), "target": target,
                    "padding_relevance": padding}
             if self.dimensions:
-                out["relevance_dimensions"] = dims
+                out["relevance_dimensions"] = keep(dims)
             return out
 
         return explain_core
 
+    def _widened(self, ids: Any) -> tuple[Any, Any]:
+        """Ids padded (id 0, on the export's padding side) to the least length the model runs on, and
+        the function that cuts a ``(batch, width, ...)`` result back to the columns that were given."""
+        import tensorflow as tf
+
+        if self.length is not None or self.min_width <= 1:
+            return ids, lambda t: t
+        width = tf.shape(ids)[1]
+        short = tf.maximum(self.min_width - width, 0)
+        if self.padding == "pre":
+            return tf.pad(ids, [[0, 0], [short, 0]]), lambda t: t[:, short:]
+        return tf.pad(ids, [[0, 0], [0, short]]), lambda t: t[:, :width]
+
     def _predicted(self, ids: Any, analyzer: Analyzer) -> Any:
         import tensorflow as tf
 
-        return tf.cast(tf.argmax(self._logits(self._checked_ids(ids), analyzer), axis=-1), tf.int32)
+        ids, _ = self._widened(self._checked_ids(ids))
+        return tf.cast(tf.argmax(self._logits(ids, analyzer), axis=-1), tf.int32)
+
+    @staticmethod
+    def _ranked(x: Any, shape: tuple, what: str, expected: str) -> Any:
+        """``x``, checked at serving time to have ``len(shape)`` axes (and the fixed sizes of ``shape``).
+
+        The signatures declare their inputs without a rank: a declared rank is
+        only a static hint, and a served tensor of another rank passes it
+        unchecked (to fail later with a message naming no input).
+        """
+        import tensorflow as tf
+
+        rank = tf.rank(x)
+        checks = [tf.debugging.Assert(
+            tf.equal(rank, len(shape)), [f"{what}: expected shape {expected}, got a tensor of rank", rank]
+        )]
+        with tf.control_dependencies(checks):
+            # Under the check (tf.ensure_shape would run before it): the static rank for the analysis.
+            sizes = tf.shape(x)
+            x = tf.reshape(x, tf.stack([sizes[k] for k in range(len(shape))]))
+        fixed = [tf.debugging.assert_equal(
+            tf.shape(x)[k], n, message=f"{what}: expected shape {expected}, axis {k} must be {n}"
+        ) for k, n in enumerate(shape) if n is not None]
+        with tf.control_dependencies(fixed):
+            return tf.reshape(x, [-1 if n is None else n for n in shape]) if fixed else x
+
+    def _ranked_ids(self, ids: Any) -> Any:
+        width = "T" if self.length is None else str(self.length)
+        return self._ranked(ids, (None, self.length), "token_ids", f"(batch, {width}) int32")
+
+    def _ranked_target(self, target: Any) -> Any:
+        return self._ranked(target, (None,), "target", "(batch,) int32, one class per row")
 
     def token_fn(self, analyzer: Analyzer, core: Any, with_target: bool) -> Any:
         """The ``explain_<method>[_target]`` signature function."""
         if with_target:
             def explain(token_ids, target):
-                return core(token_ids, target)
+                return core(self._ranked_ids(token_ids), self._ranked_target(target))
         else:
             def explain(token_ids):
+                token_ids = self._ranked_ids(token_ids)
                 return core(token_ids, self._predicted(token_ids, analyzer))
         return explain
 
@@ -536,6 +538,8 @@ class _Signatures:
     def text_fn(self, analyzer: Analyzer, core: Any, with_target: bool) -> Any:
         """The ``explain_text_<method>[_target]`` signature function."""
         def run(text, target):
+            text = self._ranked(text, (None,), "text", "(batch,) strings, one text per row")
+            target = None if target is None else self._ranked_target(target)
             ids, tokens = self._text_ids(text)
             ids = self._some_token(ids)
             out = dict(core(ids, self._predicted(ids, analyzer) if target is None else target))
@@ -658,8 +662,8 @@ def export_for_serving(
             "TensorFlow Serving, write each export to a new numbered version folder: NAME/1, NAME/2, ...)."
         )
     model, vocabulary, info = _resolve(model, vocabulary)
-    tv = _text_vectorization(model)
-    analysis = _analysis_model(model, tv)
+    tv = text_vectorization(model)
+    analysis = token_id_model(model, tv)
     analyzers = _analyzers(methods, analysis, dict(analyzer_kwargs))
     extras = {name: _static_extra(a, name) for name, a in analyzers.items()}
     if text_tokenizer not in TEXT_TOKENIZERS:
@@ -699,9 +703,10 @@ def export_for_serving(
     archive.track_and_add_endpoint(
         "serve", model, [tf.TensorSpec(tuple(spec.shape), spec.dtype, name=spec.name)]
     )  # the first endpoint is also "serving_default", as model.export() writes it
-    ids_spec = tf.TensorSpec((None, build.length), tf.int32, name="token_ids")
-    target_spec = tf.TensorSpec((None,), tf.int32, name="target")
-    text_spec = tf.TensorSpec((None,), tf.string, name="text")
+    # No declared rank: the signatures check it themselves (a declared one is not checked when served).
+    ids_spec = tf.TensorSpec(None, tf.int32, name="token_ids")
+    target_spec = tf.TensorSpec(None, tf.int32, name="target")
+    text_spec = tf.TensorSpec(None, tf.string, name="text")
     for name, analyzer in analyzers.items():
         core = build.core(analyzer, extras[name])
         archive.add_endpoint(signature_name(name), build.token_fn(analyzer, core, False), [ids_spec])

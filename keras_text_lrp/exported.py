@@ -21,6 +21,8 @@ Only TensorFlow is needed on the workers, not the model's Python code.
 
 from __future__ import annotations
 
+import argparse
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -29,7 +31,9 @@ import numpy as np
 
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError
 
-__all__ = ["TextExample", "explain_examples", "load", "load_count", "to_example"]
+__all__ = [
+    "TextExample", "add_io_arguments", "explain_examples", "load", "load_count", "parse_jsonl", "to_example",
+]
 
 
 def signature_name(method: str, *, text: bool = False, target: bool = False) -> str:
@@ -263,3 +267,35 @@ def explain_examples(
             for j, i in enumerate(chunk):
                 records[i] = _record(examples[i], outputs, j, methods, label_names, include_text)
     return records  # type: ignore[return-value]
+
+
+def parse_jsonl(line: str) -> Any:
+    """One JSON Lines input line as a Python object; a line that is not JSON is refused, quoting it."""
+    try:
+        return json.loads(line)
+    except ValueError as error:
+        raise InvalidInputError(f"an input line is not JSON ({error}): {line[:80]!r}") from None
+
+
+def add_io_arguments(parser: argparse.ArgumentParser, *, input_help: str, output_help: str,
+                     batch_option: str) -> None:
+    """Add the command-line arguments every corpus engine's job takes (``python -m keras_text_lrp.<engine>``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The engine's parser; engine-specific arguments are added after these.
+    input_help, output_help : str
+        What ``--input`` and ``--output`` mean for the engine (file systems it reads, how it shards).
+    batch_option : str
+        The name of the batch-size option (Beam's RunInference calls it ``--max_batch_size``).
+    """
+    parser.add_argument("--saved_model", required=True, help="the exported SavedModel folder")
+    parser.add_argument("--input", required=True, help=input_help)
+    parser.add_argument("--output", required=True, help=output_help)
+    parser.add_argument("--methods", default="lrp.epsilon", help="comma-separated exported method names")
+    parser.add_argument("--input_format", choices=("text", "jsonl"), default="text",
+                        help="text: one text per line; jsonl: one {'text', 'id', 'target'} object per line")
+    parser.add_argument("--labels", default=None, help="comma-separated class names, stored per record")
+    parser.add_argument(batch_option, type=int, default=64, help="most texts per signature call")
+    parser.add_argument("--no_text", action="store_true", help="leave the texts out of the records")

@@ -198,10 +198,47 @@ class Analyzer:
         return arr.reshape((-1,) + tuple(d or 1 for d in spec.shape[1:]))
 
     def vectorize(self, texts: Any) -> np.ndarray:
-        """The token ids the model's own ``TextVectorization`` makes of ``texts``, ``(batch, T)``."""
+        """The token ids the model's own ``TextVectorization`` makes of ``texts``, ``(batch, T)``.
+
+        A layer without ``output_sequence_length`` makes ids as long as the
+        longest text of the batch; in front of convolutions, strides or pools
+        that need more steps, the ids are padded (id 0, after the tokens, as
+        the layer pads) to the least length the model runs on.
+        """
         i = self._text_input_index()
-        ids = self._engine.vectorize(i, self._text_batch(i, texts))
-        return np.asarray(ops.convert_to_numpy(ids)).astype("int32")
+        return self._vectorized(i, self._text_batch(i, texts)).astype("int32")
+
+    def _vectorized(self, i: int, batch: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ops.convert_to_numpy(self._engine.vectorize(i, batch)))
+        short = self._least_text_width(i) - ids.shape[1]
+        if short > 0:
+            ids = np.pad(ids, ((0, 0), (0, short)) + ((0, 0),) * (ids.ndim - 2))
+        return ids
+
+    def _least_text_width(self, i: int) -> int:
+        """The least id width the model past its TextVectorization runs on (probed once, cached)."""
+        cache = self.__dict__.setdefault("_least_widths", {})
+        if i not in cache:
+            layer = self._engine.text_inputs()[i]
+            if getattr(layer, "_output_sequence_length", None) or len(self.model.inputs) != 1:
+                cache[i] = 1  # the layer pads to a fixed length itself (or other inputs are needed)
+            else:
+                from keras_text_lrp.text.pipeline import least_length
+
+                cache[i] = least_length(self._runs_on_ids, f"model {self.model.name!r}")
+        return cache[i]
+
+    def _runs_on_ids(self, length: int) -> bool:
+        """Whether the model, from its token ids, gives finite outputs for one row of ``length`` ids."""
+        ids = ops.ones((1, length), "int32")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                points, masks = self._engine.embed([ids])
+                logits = self._engine.forward(points, masks)["values"][self._output_key]
+            except Exception:  # the backend's own error for too short a sequence (an empty conv output)
+                return False
+        return bool(np.all(np.isfinite(ops.convert_to_numpy(logits))))
 
     def tokens(self, texts: Any) -> list[list[str]]:
         """The tokens the model's ``TextVectorization`` makes of each text (standardised, split, cut).
@@ -246,7 +283,7 @@ class Analyzer:
         out = []
         for i, (x, spec) in enumerate(zip(X, specs)):
             if i in texts:
-                ids = np.asarray(ops.convert_to_numpy(self._engine.vectorize(i, self._text_batch(i, x))))
+                ids = self._vectorized(i, self._text_batch(i, x))
                 out.append(self._check_tokens(i, ids, tokens[i], spec))
                 continue
             x = np.asarray(x)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "TextPipeline",
     "check_embedding_rows",
     "encode_with_layer",
+    "least_length",
     "model_lengths",
     "oov_warning",
     "vocabulary_form",
@@ -335,25 +336,44 @@ def model_lengths(model: Any) -> tuple[int | None, int]:
         return None, _LENGTHS[model]
     except (KeyError, TypeError):
         pass
-    n = 1
-    if not _runs(model, 1):
-        low, high = 1, 2
-        while not _runs(model, high):
-            low, high = high, high * 2
-            if high > _MAX_PROBE:
-                raise InvalidModelError(
-                    f"model {model.name!r} does not run on any sequence of up to {_MAX_PROBE} token ids "
-                    "(checked with one row of ids); check that it takes (batch, T) token ids."
-                )
-        while high - low > 1:  # low fails, high runs
-            mid = (low + high) // 2
-            low, high = (low, mid) if _runs(model, mid) else (mid, high)
-        n = high
+    n = least_length(lambda length: _runs(model, length), f"model {model.name!r}")
     try:
         _LENGTHS[model] = n
     except TypeError:
         pass
     return None, n
+
+
+def least_length(runs: Callable[[int], bool], what: str) -> int:
+    """The least sequence length for which ``runs(length)`` holds (doubling, then bisecting).
+
+    Parameters
+    ----------
+    runs : callable
+        ``runs(length) -> bool``: whether the model runs on one row of that
+        many ids; it must hold for every length past the least one.
+    what : str
+        The model, as named in the error.
+
+    Raises
+    ------
+    InvalidModelError
+        When no length up to 16384 runs.
+    """
+    if runs(1):
+        return 1
+    low, high = 1, 2
+    while not runs(high):
+        low, high = high, high * 2
+        if high > _MAX_PROBE:
+            raise InvalidModelError(
+                f"{what} does not run on any sequence of up to {_MAX_PROBE} token ids "
+                "(checked with one row of ids); check that it takes (batch, T) token ids."
+            )
+    while high - low > 1:  # low fails, high runs
+        mid = (low + high) // 2
+        low, high = (low, mid) if runs(mid) else (mid, high)
+    return high
 
 
 def check_embedding_rows(vocabulary: Vocabulary, input_dim: int, where: str = "the Embedding") -> None:

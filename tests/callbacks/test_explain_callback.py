@@ -233,7 +233,9 @@ def test_text_vectorization_model(tmp_path):
     model = keras.Model(text, L.Dense(2, name="logits")(x))
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     texts = ["a good movie", "bad plot, dull story"]
-    cb = ExplainCallback(texts, methods="lrp.epsilon", html=tmp_path / "t.html", log_dir=tmp_path / "logs")
+    labels = np.array([1, 0])
+    cb = ExplainCallback(texts, labels=labels, target="pred", methods="lrp.epsilon", html=tmp_path / "t.html",
+                         log_dir=tmp_path / "logs", aopc_steps=2)
     saver = _SaveWeights()
     import tensorflow as tf
 
@@ -249,5 +251,12 @@ def test_text_vectorization_model(tmp_path):
         for i, tokens in enumerate(cb.tokens):
             np.testing.assert_allclose(entry["scores"]["lrp.epsilon"][i], r[i, : len(tokens)],
                                        rtol=1e-6, atol=1e-9)
+        # AOPC deletes the layer's token ids, through the model past the TextVectorization
+        ids = fresh.vectorize(texts)
+        words = np.where(ids != 0, r, 0.0)
+        expected = aopc(keras.Model(tv.output, model.outputs), ids, words, labels, steps=2, progress=False)
+        np.testing.assert_allclose(entry["aopc"]["lrp.epsilon"], expected.aopc, rtol=1e-5)
     acc = _events(tmp_path / "logs")
+    scalars = [float(tensor_util.make_ndarray(t.tensor_proto)) for t in acc.Tensors("aopc/lrp.epsilon")]
+    np.testing.assert_allclose(scalars, [entry["aopc"]["lrp.epsilon"] for entry in cb.history], rtol=1e-6)
     assert [e.step for e in acc.Tensors("explain/lrp.epsilon/text_1")] == [1, 2]

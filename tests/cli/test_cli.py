@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -30,6 +31,7 @@ class _Page(HTMLParser):
         super().__init__()
         self.tokens: list[str] = []
         self.heads: list[str] = []
+        self.oov: list[bool] = []
         self._where: str | None = None
 
     def handle_starttag(self, tag, attrs):
@@ -38,6 +40,7 @@ class _Page(HTMLParser):
         if tag == "span" and "ktl-tok" in (a.get("class") or "").split() and "data-score" in a:
             self._where = "token"
             self.tokens.append("")
+            self.oov.append("ktl-oov" in a["class"].split())
         elif tag == "th":
             self._where = "head"
             self.heads.append("")
@@ -102,7 +105,8 @@ def test_json_equals_explain(model_files, tmp_path, capsys):
     predicted = records[0]["predicted"]
     assert f"pred: {LABELS[predicted]} ({predicted})" in lines[0]
     first = records[0]["scores"]["lrp.epsilon"][0]
-    assert lines[1].split() [:2] == ["lrp.epsilon", f"a[{first:+.2f}]"]
+    written = records[0]["text"][slice(*records[0]["offsets"][0])]  # the view shows it as written
+    assert written == "A" and lines[1].split()[:2] == ["lrp.epsilon", f"{written}[{first:+.2f}]"]
     assert lines[2].split()[0] == "gradient" and "\x1b[" not in captured.out
     assert f"wrote json: {out}" in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
@@ -130,10 +134,56 @@ def test_html_parses_and_escapes_every_token(model_files, tmp_path, capsys):
     assert raw.startswith("<!DOCTYPE html>") and "<script>" not in raw and "alert(\"" not in raw
     page = _parse(out)
     assert "lrp.epsilon" in page.heads and "gradient" in page.heads
-    # table layout: per text, every token once per method
-    tokens = [t for tokens in expected.tokens for t in tokens * 2]
-    assert page.tokens == tokens and "<" in tokens and "&" in tokens
+    # table layout: per text, every token once per method, as written in the text
+    tokens = [t for tokens in expected.display_tokens for t in tokens * 2]
+    assert page.tokens == tokens and "<" in tokens and "&" in tokens and '"' in tokens and "Good" in tokens
     assert capsys.readouterr().out == ""  # --quiet
+
+
+def test_views_show_the_characters_written_and_mark_oov_words(model_files, tmp_path, capsys):
+    """The terminal and HTML views show each token as the text wrote it (not the model's lowercased,
+    PTB-escaped form) and mark the word the vocabulary does not know."""
+    text = 'Good (fun) "zzyzx" MOVIE'
+    out = tmp_path / "page.html"
+    rc = cli.main(["explain", text, "--model", str(model_files["tiny"]), "--html", str(out), "--no-color"])
+    assert rc == 0, capsys.readouterr().err
+    e = explain(model_files["tiny"], [text])
+    assert e.tokens[0] == ["good", "(", "fun", ")", "``", "zzyzx", "''", "movie"]  # the model's forms
+    assert e.display_tokens[0] == ["Good", "(", "fun", ")", '"', "zzyzx", '"', "MOVIE"]
+    assert e.oov[0] == [t == "zzyzx" for t in e.tokens[0]]
+    screen = capsys.readouterr().out
+    line = next(line for line in screen.splitlines() if "lrp.epsilon" in line)
+    scores = e.scores["lrp.epsilon"][0]
+    shown = [("~" if o else "") + f"{t}[{s:+.2f}]" for t, s, o in zip(e.display_tokens[0], scores, e.oov[0])]
+    assert line.split("lrp.epsilon", 1)[1].split() == shown
+    page = _parse(out)
+    assert page.tokens == e.display_tokens[0] and page.oov == e.oov[0]
+
+
+def test_progress_bar_ticks_through_the_stages_of_one_long_text(model_files, monkeypatch):
+    """One argument text past LONG_TEXT_CHARS gets a bar on a terminal's stderr, advancing per stage
+    (tokens, logits, each method): 4 steps for 2 methods. Off the terminal and with -q: no bar."""
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every update (tqdm reads TQDM_* defaults)
+    monkeypatch.setenv("TQDM_MINITERS", "1")
+    text = "good fun movie . " * (cli.LONG_TEXT_CHARS // 16 + 1)
+    args = ["explain", text, "--model", str(model_files["tiny"]), "--method", "lrp.epsilon",
+            "--method", "gradient", "--max-tokens", "50", "--json", os.devnull]
+    for quiet in (False, True):
+        screen = Terminal()
+        monkeypatch.setattr(sys, "stderr", screen)
+        assert cli.main(args + (["-q"] if quiet else [])) == 0
+        drawn = screen.getvalue()
+        if quiet:
+            assert "steps" not in drawn
+            continue
+        counts = [int(n) for n in re.findall(r"(\d+)/4 \[", drawn)]
+        assert counts[-1] == 4 and counts == sorted(counts) and {1, 2, 3} <= set(counts)
+        for stage in ("tokens", "logits", "lrp.epsilon", "gradient"):
+            assert stage in drawn
 
 
 def test_terminal_colours(model_files, monkeypatch, capsys):

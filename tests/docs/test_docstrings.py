@@ -15,6 +15,7 @@ MODULES = [
     "keras_text_lrp.analyzers.lrp",
     "keras_text_lrp.explain",
     "keras_text_lrp.models",
+    "keras_text_lrp.model_tools",
     "keras_text_lrp.text",
     "keras_text_lrp.views",
     "keras_text_lrp.callbacks",

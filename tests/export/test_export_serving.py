@@ -133,6 +133,13 @@ class Served:
             "all_texts_empty_fixed_length": ("tv", text_eps, {"text": _spec(["", "?!"], "string")}),
             "id_too_big": ("cnn", eps, {"token_ids": _spec([[2, v]], "int32")}),
             "id_negative": ("cnn", "explain_integrated_gradients", {"token_ids": _spec([[2, -3]], "int32")}),
+            # one row given flat, a batch of one-column texts (as a Keras example's Input((1,))), a
+            # target per row as a column: refused naming the shape, not answered from a broadcast
+            "ids_rank_1": ("cnn", eps, {"token_ids": _spec([2, 3, 4], "int32")}),
+            "ids_rank_3": ("bilstm", lstm, {"token_ids": _spec([[[2], [3]]], "int32")}),
+            "text_rank_2": ("tv", text_eps, {"text": _spec([["a good movie"], ["bad"]], "string")}),
+            "target_rank_2": ("cnn", eps + "_target",
+                              {"token_ids": ids, "target": _spec([[0], [1], [1]], "int32")}),
         }
         for key, (case, name, inputs) in bad.items():
             self._call(("bad", key), case, name, fails=True, **inputs)
@@ -252,12 +259,14 @@ def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(served):
                "mask": ("DT_BOOL", "(-1, -1)"), "target": ("DT_INT32", "(-1)"),
                "padding_relevance": ("DT_FLOAT", "(-1)"), "relevance_dimensions": ("DT_FLOAT", "(-1, -1, 8)")}
     for m in ("lrp_epsilon", "integrated_gradients", "smoothgrad"):
-        assert sigs[f"explain_{m}"] == {"inputs": {"token_ids": ("DT_INT32", "(-1, -1)")}, "outputs": outputs}
+        # inputs declare no rank: the graph checks it (a declared rank is not checked when served)
+        assert sigs[f"explain_{m}"] == {"inputs": {"token_ids": ("DT_INT32", "unknown_rank")},
+                                        "outputs": outputs}
         assert sigs[f"explain_{m}_target"]["inputs"] == {
-            "token_ids": ("DT_INT32", "(-1, -1)"), "target": ("DT_INT32", "(-1)")}
+            "token_ids": ("DT_INT32", "unknown_rank"), "target": ("DT_INT32", "unknown_rank")}
         assert sigs[f"explain_{m}_target"]["outputs"] == outputs
         assert sigs[f"explain_text_{m}"] == {
-            "inputs": {"text": ("DT_STRING", "(-1)")},
+            "inputs": {"text": ("DT_STRING", "unknown_rank")},
             "outputs": {**outputs, "tokens": ("DT_STRING", "(-1, -1)")}}
     assert sigs["serving_default"] == {"inputs": {"token_ids": ("DT_INT32", "(-1, -1)")},
                                        "outputs": {"output_0": ("DT_FLOAT", "(-1, 4)")}}
@@ -369,6 +378,19 @@ def test_target_out_of_range_is_invalid_argument(served, bad):
     ("id_negative", "token ids must be >= 0"),
 ])
 def test_empty_inputs_and_bad_ids_are_invalid_argument(served, bad, words):
+    error = served.error(("bad", bad))
+    assert error["type"] == "InvalidArgumentError"
+    assert words in error["message"]
+
+
+@TENSORFLOW_ONLY
+@pytest.mark.parametrize(("bad", "words"), [
+    ("ids_rank_1", "token_ids: expected shape (batch, T) int32, got a tensor of rank] [1]"),
+    ("ids_rank_3", "token_ids: expected shape (batch, T) int32, got a tensor of rank] [3]"),
+    ("text_rank_2", "text: expected shape (batch,) strings, one text per row, got a tensor of rank] [2]"),
+    ("target_rank_2", "target: expected shape (batch,) int32, one class per row, got a tensor of rank] [2]"),
+])
+def test_wrong_rank_inputs_are_refused_naming_the_expected_shape(served, bad, words):
     error = served.error(("bad", bad))
     assert error["type"] == "InvalidArgumentError"
     assert words in error["message"]

@@ -5,7 +5,8 @@
   in closed form (the plain-numpy reference of the tests).
 - :func:`sentiment_text`: the same behind a ``TextVectorization`` layer (raw strings in), as the
   Keras examples' end-to-end models.
-- :func:`strided_cnn`: a CNN whose strided convolutions need at least 9 steps.
+- :func:`strided_cnn`: a CNN whose strided convolutions need at least 9 steps; :func:`text_strided_cnn`
+  the same behind a ``TextVectorization`` that makes ids only as long as the longest text.
 - :func:`bilstm`: a bi-LSTM without ``mask_zero``, trained a few steps on pre-padded ids
   (Keras's ``pad_sequences`` default), as in "Bidirectional LSTM on IMDB".
 """
@@ -81,6 +82,18 @@ def strided_cnn() -> keras.Model:
 
 
 STRIDED_CNN_MIN = 9  # ((N - 5) // 2 + 1) - 3 + 1 >= 1  <=>  N >= 9
+
+
+def text_strided_cnn() -> tuple[keras.Model, keras.Model]:
+    """TextVectorization without ``output_sequence_length`` (ids as long as the longest text of the
+    batch, as in "Text classification from scratch") in front of :func:`strided_cnn`, nested.
+
+    Returns the end-to-end model and the inner token-id CNN.
+    """
+    tv = layers.TextVectorization(vocabulary=WORDS)
+    inner = strided_cnn()
+    text = keras.Input(shape=(1,), dtype="string")
+    return keras.Model(text, inner(tv(text))), inner
 
 
 BILSTM_LEN = 12

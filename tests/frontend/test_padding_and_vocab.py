@@ -22,6 +22,7 @@ from frontend_models import (
     sentiment_ids,
     sentiment_logit,
     strided_cnn,
+    text_strided_cnn,
 )
 
 import keras_text_lrp as ktl
@@ -43,6 +44,23 @@ def _quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)
+
+
+def autodiff_gradient(rest, E, index):
+    """d rest(E)[b, index[b]] / dE by the backend's own autodiff (tf.GradientTape / jax.grad)."""
+    E = np.asarray(E, "float32")
+    hot = np.eye(rest.outputs[0].shape[-1], dtype="float32")[index]
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: (rest(v) * hot).sum())(E))
+    import tensorflow as tf
+
+    v = tf.constant(E)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = tf.reduce_sum(rest(v) * hot)
+    return tape.gradient(y, v).numpy()
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +117,34 @@ def test_strided_cnn_pads_a_short_text_to_its_least_length():
         assert np.all(np.isfinite(out))
     with pytest.raises(InvalidArgumentError, match="need at least 9 steps"):
         ktl.explain(model, ["good movie"], vocabulary=VOCAB, min_len=4)
+
+
+def test_text_vectorization_without_length_pads_to_the_strided_cnns_least_length():
+    """The layer makes ids as long as the longest text (2 here); the CNN needs 9: padded after the
+    tokens, as the layer pads, instead of the backend's "negative output size" error."""
+    model, inner = text_strided_cnn()
+    texts = ["good movie", "bad"]
+    ids = np.zeros((2, STRIDED_CNN_MIN), "int32")
+    ids[0, :2] = [VOCAB.token_to_id("good"), VOCAB.token_to_id("movie")]
+    ids[1, 0] = VOCAB.token_to_id("bad")
+    for name in ("lrp.epsilon", "gradient"):
+        analyzer = ktl.create_analyzer(name, model, neuron_selection_mode="index")
+        np.testing.assert_array_equal(analyzer.vectorize(texts), ids)
+        assert analyzer.tokens(texts) == [["good", "movie"], ["bad"]]
+        got = _quiet(analyzer.analyze, texts, neuron_selection=[0, 2])
+        want = cached(name, inner).analyze(ids, neuron_selection=np.array([0, 2]))
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    # the gradient is the backend's autodiff of the inner CNN at the padded ids' embeddings
+    embedding = inner.layers[1]
+    E = keras.ops.convert_to_numpy(embedding.embeddings)
+    rest = keras.Model(embedding.output, inner.outputs)
+    got = _quiet(ktl.create_analyzer("gradient", model, neuron_selection_mode="index").analyze,
+                 texts, neuron_selection=[0, 2])
+    np.testing.assert_allclose(got, autodiff_gradient(rest, E[ids], [0, 2]), rtol=1e-5, atol=1e-7)
+    e = _quiet(ktl.explain, model, texts, "lrp.epsilon")
+    assert e.tokens == [["good", "movie"], ["bad"]]
+    np.testing.assert_array_equal(e.ids, ids)
+    np.testing.assert_allclose(e.logits, keras.ops.convert_to_numpy(inner(ids)), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_padding_is_one_line():
