@@ -159,6 +159,29 @@ def test_bilstm_with_masking_under_explain_texts(exported, vocab, tmp_path):
     assert not got
 
 
+def test_text_vectorization_model_through_the_transform_equals_explain(tmp_path):
+    """A model that begins with its TextVectorization, exported as is (its text signatures are on by
+    default): ExplainTexts records equal explain(model, texts) on the layer's own tokens."""
+    from keras_text_lrp.beam import ExplainTexts
+    from keras_text_lrp.export import export_for_serving
+
+    model = text_vectorization_model()
+    export_for_serving(model, tmp_path / "tv", METHODS)
+    texts = ["a good movie, really good!", "A bad plot and bad acting.", "the film was fun", "Dull story",
+             "a movie the film was fun and good"]  # the last is cut at the layer's 7 ids
+    got = {r["id"]: r for r in _collect(list(enumerate(texts)),
+                                         ExplainTexts(str(tmp_path / "tv"), METHODS, max_batch_size=2),
+                                         tmp_path)}
+    expected = explain(model, texts, METHODS).to_records()
+    assert sorted(got) == list(range(len(texts)))
+    for i, want in enumerate(expected):
+        del want["offsets"], want["oov"]
+        record = got[i]
+        del record["id"]
+        _assert_same(record, want)
+    assert got[4]["tokens"] == ["a", "movie", "the", "film", "was", "fun", "and"]
+
+
 def test_text_with_no_token_gets_an_error_record(tmp_path):
     """A TextVectorization model drops punctuation: '?!' has no token, beside texts that have some."""
     from keras_text_lrp.beam import ExplainTextHandler, TextExample
