@@ -25,7 +25,7 @@ The kind decides which slot of an analyzer's rule mapping handles the layer:
     a product of two activations (``x * y``, ``ops.matmul(q, k)``,
     ``ops.einsum``): split between the factors (:class:`~keras_text_lrp.rules.ops.Product`).
 ``"attention"``
-    ``MultiHeadAttention``: expanded into its projections, scores, softmax and
+    ``MultiHeadAttention``, ``GroupQueryAttention``: expanded into its projections, scores, softmax and
     context (:mod:`keras_text_lrp.rules.attention`).
 ``"normalization"``
     ``LayerNormalization``, ``RMSNormalization``: the epsilon rule with the
@@ -125,7 +125,7 @@ _register("recurrent", kl.LSTM, kl.GRU, kl.SimpleRNN, kl.RNN, kl.Bidirectional)
 
 _register("text", kl.TextVectorization)
 # Transformer layers (SEMANTICS.md, "Transformer layers").
-_register("attention", kl.MultiHeadAttention)
+_register("attention", kl.MultiHeadAttention, *_maybe("GroupQueryAttention"))
 _register("normalization", *_maybe("LayerNormalization", "RMSNormalization"))
 
 _NAMED_RULES = ("route", "proportional", "max", "pass")
@@ -284,7 +284,6 @@ def should_inline(layer: Any) -> bool:
 
 
 _NEAREST = {
-    "GroupQueryAttention": "only MultiHeadAttention has transformer rules so far",
     "UnitNormalization": "the transformer rules are not implemented yet",
     "Lambda": "write the computation as keras.ops calls in the functional model or in a custom "
               "layer's call, which keras_text_lrp traces",

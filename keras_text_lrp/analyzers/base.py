@@ -137,6 +137,13 @@ class Analyzer:
     # -- checks ------------------------------------------------------------
     def _check_logits(self) -> None:
         shape = self.model.outputs[self.output_index].shape
+        if len(shape) == 3 and shape[-1] is not None:
+            # A causal language model or a token tagger: one distribution per position, no class.
+            raise InvalidModelError(
+                f"model {self.model.name!r} gives one output per position, shape {tuple(shape)} (a language "
+                "model or token tagger), not (batch, classes) logits of a classifier; explain a classifier, "
+                "e.g. pool the sequence (GlobalAveragePooling1D, or the last position) into a Dense head."
+            )
         if len(shape) != 2 or shape[-1] is None:
             raise InvalidModelError(
                 f"the explained output must be (batch, classes) logits, but it has shape {tuple(shape)}."

@@ -1,15 +1,20 @@
-"""Rules for Keras ``MultiHeadAttention`` (SEMANTICS.md, "Transformer layers").
+"""Rules for Keras ``MultiHeadAttention`` and ``GroupQueryAttention`` (SEMANTICS.md,
+"Transformer layers").
 
-A ``MultiHeadAttention`` call is expanded here into its parts, in
-``keras.ops`` so that it runs on every backend:
+An attention call is expanded here into its parts, in ``keras.ops`` so that
+it runs on every backend:
 
     q, k, v = Q(x_q), K(x_k), V(x_v)                  (EinsumDense projections)
+    k, v = repeat(k), repeat(v)                        (GroupQueryAttention: each key/value head
+                                                        serves num_query_heads / num_key_value_heads
+                                                        query heads)
     s = einsum(k, q / sqrt(d))                         (scores, B N T S)
     p = masked_softmax(s, mask)                        (the layer's own softmax)
     c = einsum(p, v)                                   (context, B T N H)
     y = O(c)                                           (EinsumDense output)
 
-The mask is the layer's own: the Keras masks of query, value and key (from
+A repeated key/value head is a copy: its relevance is the sum of its
+copies' relevances. The mask is the layer's own: the Keras masks of query, value and key (from
 ``mask_zero``), ``attention_mask`` and ``use_causal_mask``, merged by the
 layer's ``_compute_attention_mask``. The forward pass of the engine runs this
 expansion (:func:`forward`) so that the rule reuses its intermediates, and the
@@ -62,19 +67,46 @@ def _arguments(step: Any) -> dict:
     return dict(bound.arguments)
 
 
+def _grouped(layer: Any) -> bool:
+    """Whether ``layer`` is a ``GroupQueryAttention`` (keys and values shared by groups of heads)."""
+    return isinstance(layer, keras.layers.GroupQueryAttention)
+
+
 def _check_layer(layer: Any) -> None:
-    mha = keras.layers.MultiHeadAttention
-    if type(layer)._compute_attention is not mha._compute_attention or type(layer).call is not mha.call:
+    stock = keras.layers.GroupQueryAttention if _grouped(layer) else keras.layers.MultiHeadAttention
+    if type(layer)._compute_attention is not stock._compute_attention or type(layer).call is not stock.call:
         raise UnsupportedLayerError(
-            f"layer {layer.name!r} of class {type(layer).__name__} overrides MultiHeadAttention's "
+            f"layer {layer.name!r} of class {type(layer).__name__} overrides {stock.__name__}'s "
             "call or _compute_attention; keras_text_lrp's attention rules cover the stock computation "
             "only (the gradient family explains it by autodiff)."
         )
-    if getattr(layer, "_use_gate", False):
+    if getattr(layer, "_use_gate", False) or getattr(layer, "use_gate", False):
         raise UnsupportedLayerError(
-            f"MultiHeadAttention {layer.name!r} has use_gate=True; the gated attention output has no "
+            f"{type(layer).__name__} {layer.name!r} has use_gate=True; the gated attention output has no "
             "LRP rule yet (the gradient family explains it by autodiff)."
         )
+
+
+def _scores(layer: Any, k: Any, qs: Any) -> Any:
+    """The attention scores ``(B, N, T, S)`` of keys ``k`` and scaled queries ``qs`` (the layer's einsum)."""
+    if _grouped(layer):
+        return ops.einsum(layer._dot_product_equation, qs, k)
+    return ops.einsum(layer._dot_product_equation, k, qs)
+
+
+def _repeated(layer: Any, x: Any) -> Any:
+    """Key or value heads as the query heads see them (repeated for GroupQueryAttention)."""
+    return ops.repeat(x, layer.num_repeats, axis=2) if _grouped(layer) else x
+
+
+def _unrepeated(layer: Any, r: Any) -> Any:
+    """The relevance of the key or value heads: each head's copies summed (``repeat``'s rule)."""
+    if not _grouped(layer):
+        return r
+    shape = ops.shape(r)
+    heads = layer.num_key_value_heads
+    grouped = ops.reshape(r, (shape[0], shape[1], heads, layer.num_repeats, shape[3]))
+    return ops.sum(grouped, axis=3)
 
 
 def forward(step: Any, xs: list, masks: list) -> tuple[list, dict]:
@@ -107,10 +139,11 @@ def forward(step: Any, xs: list, masks: list) -> tuple[list, dict]:
         attention_mask=attention_mask, use_causal_mask=bool(a.get("use_causal_mask", False)),
     )
     q = layer._query_dense(query)
-    k = layer._key_dense(key)
-    v = layer._value_dense(value)
-    qs = ops.multiply(q, ops.cast(layer._inverse_sqrt_key_dim, q.dtype))
-    s = ops.einsum(layer._dot_product_equation, k, qs)
+    k = _repeated(layer, layer._key_dense(key))
+    v = _repeated(layer, layer._value_dense(value))
+    scale = layer._inverse_sqrt_head_dim if _grouped(layer) else layer._inverse_sqrt_key_dim
+    qs = ops.multiply(q, ops.cast(scale, q.dtype))
+    s = _scores(layer, k, qs)
     p = layer._masked_softmax(s, mask)
     c = ops.einsum(layer._combine_equation, p, v)
     y = layer._output_dense(c)
@@ -187,17 +220,15 @@ class AttentionRule:
             # Softmax: the Taylor rule at the scores, with bias (absorbs sum_S s p * sum_S R_p).
             s = e["s"]
             r_s = softmax_relevance(s, p, r_p)
-            r_k, r_qs = _product(
-                lambda k_, q_: ops.einsum(layer._dot_product_equation, k_, q_), e["k"], e["qs"], s, r_s,
-                self.epsilon, 0.5,
-            )
+            r_k, r_qs = _product(lambda k_, q_: _scores(layer, k_, q_), e["k"], e["qs"], s, r_s,
+                                 self.epsilon, 0.5)
             r_q = r_qs  # q / sqrt(d): a one-input linear map hands its input everything
         out: list = [None] * len(ctx.xs)
         index = e["index"]
-        out[index["value"]] = self._linear(layer._value_dense, e["value"], r_v)
+        out[index["value"]] = self._linear(layer._value_dense, e["value"], _unrepeated(layer, r_v))
         if r_q is not None:
             out[index["query"]] = self._linear(layer._query_dense, e["query"], r_q)
-            rk = self._linear(layer._key_dense, e["key"], r_k)
+            rk = self._linear(layer._key_dense, e["key"], _unrepeated(layer, r_k))
             slot = index["key"] if e["separate_key"] else index["value"]
             out[slot] = rk if out[slot] is None else out[slot] + rk
         return out
@@ -219,7 +250,7 @@ def check_attention_calls(graph: Any, kinds: dict, output_key: Any) -> None:
         scores = step.outputs[1]
         if consumers.get(scores) or scores == output_key:
             raise UnsupportedLayerError(
-                f"MultiHeadAttention {step.name!r} is called with return_attention_scores=True and its "
-                "attention scores are used downstream; LRP has no rule for relevance flowing into the "
+                f"{type(step.layer).__name__} {step.name!r} is called with return_attention_scores=True and "
+                "its attention scores are used downstream; LRP has no rule for relevance flowing into the "
                 "scores. Use the attention output only, or the gradient family."
             )
