@@ -8,28 +8,12 @@ import keras
 import numpy as np
 import pytest
 from core_support import rand_x, randomize
+from gradient_reference import autodiff
 from hypothesis import given
 from hypothesis import strategies as st
 
 L = keras.layers
 ops = keras.ops
-
-
-def autodiff(fn, x, index):
-    """d fn(x)[b, index[b]] / dx, by the backend's autodiff (one row per sample)."""
-    x = np.asarray(x, "float32")
-    hot = np.eye(fn(x).shape[-1], dtype="float32")[index]
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: (fn(v) * hot).sum())(x))
-    import tensorflow as tf
-
-    v = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = tf.reduce_sum(fn(v) * hot)
-    return tape.gradient(y, v).numpy()
 
 
 def _assert_gradient_is_autodiff(ktl, model, x, index, logits_fn=None):

@@ -24,6 +24,7 @@ from frontend_models import (
     strided_cnn,
     text_strided_cnn,
 )
+from gradient_reference import autodiff
 
 import keras_text_lrp as ktl
 from keras_text_lrp import models
@@ -44,23 +45,6 @@ def _quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)
-
-
-def autodiff_gradient(rest, E, index):
-    """d rest(E)[b, index[b]] / dE by the backend's own autodiff (tf.GradientTape / jax.grad)."""
-    E = np.asarray(E, "float32")
-    hot = np.eye(rest.outputs[0].shape[-1], dtype="float32")[index]
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: (rest(v) * hot).sum())(E))
-    import tensorflow as tf
-
-    v = tf.constant(E)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = tf.reduce_sum(rest(v) * hot)
-    return tape.gradient(y, v).numpy()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +124,7 @@ def test_text_vectorization_without_length_pads_to_the_strided_cnns_least_length
     rest = keras.Model(embedding.output, inner.outputs)
     got = _quiet(ktl.create_analyzer("gradient", model, neuron_selection_mode="index").analyze,
                  texts, neuron_selection=[0, 2])
-    np.testing.assert_allclose(got, autodiff_gradient(rest, E[ids], [0, 2]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got, autodiff(rest, E[ids], [0, 2]), rtol=1e-5, atol=1e-7)
     e = _quiet(ktl.explain, model, texts, "lrp.epsilon")
     assert e.tokens == [["good", "movie"], ["bad"]]
     np.testing.assert_array_equal(e.ids, ids)

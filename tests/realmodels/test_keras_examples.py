@@ -15,6 +15,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from gradient_reference import autodiff
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras_examples  # noqa: E402
@@ -29,23 +30,6 @@ NAMES = sorted(ktl.ANALYZERS)
 def example(request):
     keras.utils.set_random_seed(42)
     return keras_examples.BUILDERS[request.param]()
-
-
-def autodiff(fn, E, index):
-    """d fn(E)[b, index[b]] / dE by the backend's own autodiff."""
-    E = np.asarray(E, "float32")
-    hot = np.eye(np.asarray(fn(E)).shape[-1], dtype="float32")[index]
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: (fn(v) * hot).sum())(E))
-    import tensorflow as tf
-
-    v = tf.constant(E)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = tf.reduce_sum(fn(v) * hot)
-    return tape.gradient(y, v).numpy()
 
 
 def _reference(example):

@@ -9,6 +9,7 @@ must lose exactly what its softmax rule absorbs (measured in the pass itself).
 import keras
 import numpy as np
 import pytest
+from gradient_reference import autodiff
 from keras import layers, ops
 
 import keras_text_lrp as ktl
@@ -109,22 +110,6 @@ def test_padded_batch_equals_each_text_alone(padded_model, name):
         assert np.all(batch[i, len(t):] == 0)  # padding: exactly 0
 
 
-def _autodiff(fn, E, index):
-    E = np.asarray(E, "float32")
-    hot = np.eye(2, dtype="float32")[index]
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: (fn(v) * hot).sum())(E))
-    import tensorflow as tf
-
-    v = tf.constant(E)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = tf.reduce_sum(fn(v) * hot)
-    return tape.gradient(y, v).numpy()
-
-
 def test_gradient_family_equals_autodiff_with_attention_mask_and_causal_mask():
     keras.utils.set_random_seed(5)
     T = 6
@@ -149,7 +134,7 @@ def test_gradient_family_equals_autodiff_with_attention_mask_and_causal_mask():
     an = ktl.create_analyzer("gradient", model)
     scores = an.scores([tokens, mask])
     np.testing.assert_allclose(scores, ops.convert_to_numpy(fn(E)), rtol=1e-5, atol=1e-6)
-    want = _autodiff(fn, E, scores.argmax(1))
+    want = autodiff(fn, E, scores.argmax(1))
     got = an.analyze([tokens, mask])[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     ixg = ktl.create_analyzer("input_t_gradient", model).analyze([tokens, mask])[0]
