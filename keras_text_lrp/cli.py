@@ -663,7 +663,8 @@ def _run_models(args: argparse.Namespace) -> int:
         if not all(path.is_file() for path in files):
             note = "not installed: its files are missing from keras_text_lrp/pretrained/"
         elif accuracy is not None:
-            note = f"SST-5 test accuracy {accuracy:.3f}"
+            data = "SST-2" if name.startswith("sst2-") else "SST-5"
+            note = f"{data} test accuracy {accuracy:.3f}"
         else:
             note = "installed"
         print(f"{name:<{width}}  {models.MODELS[name]} [{note}]")

@@ -321,6 +321,12 @@ class Engine:
         the identity, so routing is exact for the gradient family as well.
         """
         points = set(self.points)
+        # The points as they enter and leave nested models and inlined custom layers (join steps):
+        # a position-embedding layer of its own sits behind such a join.
+        for step in self.graph.steps:
+            if step.layer is None and len(step.inputs) == len(step.outputs):
+                points.update(y for x, y in zip(step.inputs, step.outputs) if x in points)
+        self._point_sums: set = set()
         for step, kind in self.kinds.items():
             if (
                 kind == "proportional" and type(step.layer).__name__ == "Add"
@@ -328,6 +334,7 @@ class Engine:
                 and step.inputs[0] in points
             ):
                 self.kinds[step] = "route"
+                self._point_sums.add(step)
 
     @staticmethod
     def _kind(step: Step) -> str:
@@ -515,7 +522,10 @@ class Engine:
             ctx.nonnegative = [k in nonnegative for k in step.inputs]
             nonnegative.update(_nonnegative_outputs(step, ctx))
             contexts[step] = ctx
-            out_masks = ms[:1] * len(step.outputs) if step in self.stripped else step.output_masks(xs, ms)
+            # A position embedding added at the analysis point keeps the token mask (mask_zero), as
+            # the masking custom layer that adds it does in Keras (an inlined op carries no mask).
+            keep = step in self.stripped or step in self._point_sums
+            out_masks = ms[:1] * len(step.outputs) if keep else step.output_masks(xs, ms)
             for k, y, m in zip(step.outputs, ctx.ys, out_masks):
                 values[k] = y
                 mask_of[k] = m

@@ -1,8 +1,9 @@
-"""Shipped pretrained text classifiers: ``load("sst5-cnn")``, ``load("sst5-bilstm")``.
+"""Shipped pretrained text classifiers: ``load("sst5-cnn")``, ``"sst5-bilstm"``, ``"sst2-transformer"``.
 
 Each shipped model is three files in the package's ``pretrained`` folder:
-``<name>.keras`` (the Keras model: int32 token ids ``(batch, None)`` in, five
-SST-5 logits out, no softmax), ``<name>.vocab.json`` (its
+``<name>.keras`` (the Keras model: int32 token ids ``(batch, T)`` in, five
+SST-5 logits out, or two SST-2 logits for ``sst2-transformer`` (T fixed at
+64 there), no softmax), ``<name>.vocab.json`` (its
 :class:`~keras_text_lrp.text.Vocabulary`) and ``<name>.md`` (the model card:
 data, architecture, hyper-parameters, measured accuracies, the command that
 retrains it). The SHA-256 of the ``.keras`` and vocabulary files are listed in
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from keras_text_lrp.datasets._files import _sha256
-from keras_text_lrp.datasets.sst import SST5_LABEL_NAMES
+from keras_text_lrp.datasets.sst import SST2_LABEL_NAMES, SST5_LABEL_NAMES
 from keras_text_lrp.errors import InvalidArgumentError, KerasTextLRPError
 from keras_text_lrp.text.tokenize import TOKENIZERS, tokenize
 from keras_text_lrp.text.vocab import Vocabulary
@@ -49,8 +50,12 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 MODELS: dict[str, str] = {
     "sst5-cnn": "Kim-style word-bigram CNN on SST-5 (GloVe-50d initialised), 5 logits",
     "sst5-bilstm": "Bidirectional LSTM(60) on SST-5 after Arras et al. 2017 (GloVe-50d init), 5 logits",
+    "sst2-transformer": "2-layer BERT-style encoder (4-head attention) on SST-2 (GloVe-50d init), 2 logits",
 }
 """The shipped models: name -> one-line description."""
+
+_LABELS = {"sst2-transformer": SST2_LABEL_NAMES}
+"""Class names of the shipped models that are not SST-5 ones."""
 
 TOKENIZER_METHOD = "space"
 """Tokenizer of the shipped models: SST's own PTB tokens, split on ASCII spaces."""
@@ -97,6 +102,9 @@ class PretrainedModel:
         Method of :func:`keras_text_lrp.text.tokenize` used in training.
     lowercase : bool
         Whether tokens were lowercased in training.
+    max_len : int or None
+        The model's fixed input length (``sst2-transformer``: 64), to which
+        :meth:`encode` pads; ``None`` for models that take any length.
     """
 
     name: str
@@ -107,6 +115,7 @@ class PretrainedModel:
     path: Path
     tokenizer: str = TOKENIZER_METHOD
     lowercase: bool = LOWERCASE
+    max_len: int | None = None
 
     def tokenize(self, text: str) -> list[str]:
         """Split one text into tokens exactly as the training sentences were split.
@@ -139,8 +148,9 @@ class PretrainedModel:
         texts : str or sequence of str
             One text or a batch of texts (each tokenized by :meth:`tokenize`).
         max_len : int, optional
-            Sequence length ``T``; by default the longest text's length (at
-            least 1). Longer texts are cut at the end.
+            Sequence length ``T``; by default the model's fixed input length
+            (:attr:`max_len`), else the longest text's length (at least 1).
+            Longer texts are cut at the end.
 
         Returns
         -------
@@ -151,7 +161,7 @@ class PretrainedModel:
             texts = [texts]
         token_lists = [self.tokenize(text) for text in texts]
         if max_len is None:
-            max_len = max(1, max((len(tokens) for tokens in token_lists), default=0))
+            max_len = self.max_len or max(1, max((len(tokens) for tokens in token_lists), default=0))
         ids, _ = self.vocabulary.encode(token_lists, max_len=max_len)
         unknown = [t for tokens in token_lists for t in tokens if t not in self.vocabulary]
         if unknown:
@@ -200,13 +210,13 @@ def list_models() -> list[str]:
     Returns
     -------
     list of str
-        ``["sst5-bilstm", "sst5-cnn"]``.
+        ``["sst2-transformer", "sst5-bilstm", "sst5-cnn"]``.
     """
     return sorted(MODELS)
 
 
 def _retrain_hint(name: str) -> str:
-    kind = name.removeprefix("sst5-")
+    kind = name.removeprefix("sst5-").removeprefix("sst2-")
     return (
         f"Reinstall keras_text_lrp or rebuild the file with "
         f"`python -m keras_text_lrp.pretrained.train {kind}`."
@@ -260,6 +270,8 @@ def _load_keras(path: Path, custom_objects: dict | None = None, safe_mode: bool 
             f"archive is truncated or damaged, at {damaged!r})"
         )
     import keras
+
+    from keras_text_lrp.pretrained import position  # noqa: F401  (registers the transformer's layer)
 
     warnings.filterwarnings("ignore", message=_CNN_MASK_WARNING, category=UserWarning)
     try:
@@ -429,7 +441,7 @@ def load(
         vocab_path = PRETRAINED_DIR / f"{name}.vocab.json"
         _verify_shipped(name, [path, vocab_path])
         vocab = _load_vocabulary(vocab_path)
-        label_names = tuple(SST5_LABEL_NAMES)
+        label_names = tuple(_LABELS.get(name, SST5_LABEL_NAMES))
         tokenizer, lowercase = TOKENIZER_METHOD, LOWERCASE
     else:
         vocab_path = None
@@ -477,7 +489,9 @@ def load(
         raise ModelFileError(
             f"Cannot read the model card {str(card_path)!r} ({type(error).__name__}: {error})"
         ) from None
+    fixed = model.inputs[0].shape[1] if len(model.inputs) == 1 and len(model.inputs[0].shape) == 2 else None
     return PretrainedModel(
+        max_len=int(fixed) if isinstance(fixed, int) else None,
         name=name,
         model=model,
         vocabulary=vocab,

@@ -42,12 +42,14 @@ OPTIONS = {"lrp.alpha_beta": ", alpha=2, beta=1"}
 SETUP = (
     "import keras_text_lrp as ktl\n"
     "from keras_text_lrp import models\n\n"
-    'cnn, bilstm = models.load("sst5-cnn"), models.load("sst5-bilstm")'
+    'cnn, bilstm = models.load("sst5-cnn"), models.load("sst5-bilstm")\n'
+    'transformer = models.load("sst2-transformer")'
 )
 
 
 def _example(name: str) -> str:
-    model = "bilstm" if name == "lrp.lstm" else "cnn"
+    # lrp.lstm needs a recurrent model, the attention baselines a transformer.
+    model = "bilstm" if name == "lrp.lstm" else "transformer" if name.startswith("attention.") else "cnn"
     return (
         f'e = ktl.explain({model}, ["{SENTENCE}"], "{name}"{OPTIONS.get(name, "")})\n'
         f'e.plot(width=6.0).savefig("{name}.png")'
@@ -69,7 +71,8 @@ def _analyzers_page(files: Files, config) -> str:
         "",
         "Every analyzer of `keras_text_lrp.ANALYZERS` (iNNvestigate's names), on one SST-5 sentence. "
         "Each picture is drawn when the site is built, by running the example above it with the shipped "
-        "model (`sst5-cnn`; `lrp.lstm` on `sst5-bilstm`). Red words speak for the explained class (the "
+        "model (`sst5-cnn`; `lrp.lstm` on `sst5-bilstm`, the attention baselines on `sst2-transformer`). "
+        "Red words speak for the explained class (the "
         "prediction), blue ones against it; each text is scaled to its own largest |score|.",
         "",
         "The rules behind each name are in [the rules](SEMANTICS.md); the classes in the "

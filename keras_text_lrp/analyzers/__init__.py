@@ -1,5 +1,6 @@
 """Analyzers: a seed plus a mapping from layer kinds to rules."""
 
+from keras_text_lrp.analyzers.attention import AttentionRollout, LastLayerAttention
 from keras_text_lrp.analyzers.base import Analyzer
 from keras_text_lrp.analyzers.gradient import (
     Deconvnet,
@@ -30,10 +31,11 @@ from keras_text_lrp.analyzers.registry import ANALYZERS, create_analyzer, regist
 from keras_text_lrp.analyzers.transformer import AttnLRP
 
 __all__ = [
-    "ANALYZERS", "Analyzer", "AttnLRP", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP",
+    "ANALYZERS", "Analyzer", "AttentionRollout", "AttnLRP", "AlphaBetaLRP", "AlphaOneBetaZeroIgnoreBiasLRP",
     "AlphaOneBetaZeroLRP",
     "AlphaTwoBetaOneIgnoreBiasLRP", "AlphaTwoBetaOneLRP", "Deconvnet", "DeepTaylor", "EpsilonLRP",
     "FlatLRP", "Gradient", "GuidedBackprop", "InputTimesGradient", "IntegratedGradients", "LRP", "LSTMLRP",
-    "SequentialPresetA", "SequentialPresetB", "SmoothGrad", "WSquareLRP", "ZLRP", "ZPlusLRP",
+    "LastLayerAttention", "SequentialPresetA", "SequentialPresetB", "SmoothGrad", "WSquareLRP", "ZLRP",
+    "ZPlusLRP",
     "create_analyzer", "register_analyzer",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from keras_text_lrp import checks
+from keras_text_lrp.analyzers import attention as att
 from keras_text_lrp.analyzers import gradient as g
 from keras_text_lrp.analyzers import lrp
 from keras_text_lrp.analyzers.base import Analyzer
@@ -36,6 +37,8 @@ ANALYZERS: dict[str, type[Analyzer]] = {
     "lrp.sequential_preset_b": lrp.SequentialPresetB,
     "lrp.lstm": lrp.LSTMLRP,
     "lrp.attnlrp": AttnLRP,
+    "attention.last_layer": att.LastLayerAttention,
+    "attention.rollout": att.AttentionRollout,
 }
 
 

@@ -1,6 +1,6 @@
-"""Train the shipped SST-5 models from the shipped data (no download).
+"""Train the shipped models from the shipped data (no download).
 
-``python -m keras_text_lrp.pretrained.train cnn|bilstm [--out DIR] [--seed 0]``
+``python -m keras_text_lrp.pretrained.train cnn|bilstm|transformer [--out DIR] [--seed 0]``
 
 - ``cnn`` writes ``sst5-cnn``: a Kim-style CNN (GloVe-50d initialised
   Embedding, word-bigram Conv1D with ReLU, global max pooling, dropout,
@@ -8,6 +8,11 @@
 - ``bilstm`` writes ``sst5-bilstm``: Embedding (GloVe-50d initialised),
   ``Bidirectional(LSTM(60, dropout=0.5))``, ``Dense(5, use_bias=False)`` logits, shaped
   like the model of Arras et al. (2017).
+- ``transformer`` writes ``sst2-transformer`` (binary SST-2): a small
+  BERT-style encoder (GloVe-50d initialised token Embedding plus a learned
+  position embedding, two pre-LayerNorm blocks of ``MultiHeadAttention(4
+  heads, key_dim 16)`` and a GELU feed-forward with residual adds, a final
+  LayerNormalization, masked mean pooling, ``Dense(2)`` logits).
 
 Each run writes ``<name>.keras``, ``<name>.vocab.json`` and the model card
 ``<name>.md`` into ``--out`` (default: the package's ``pretrained`` folder)
@@ -35,7 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_text_lrp._fileio import atomic_write_text  # noqa: E402
-from keras_text_lrp.datasets import SST5_LABEL_NAMES, load_glove, load_sst5  # noqa: E402
+from keras_text_lrp.datasets import SST2_LABEL_NAMES, SST5_LABEL_NAMES, load_glove, load_sst2, load_sst5  # noqa: E402,E501
 from keras_text_lrp.models import (  # noqa: E402
     _CNN_MASK_WARNING,
     CHECKSUM_FILE,
@@ -47,7 +52,8 @@ from keras_text_lrp.models import (  # noqa: E402
 from keras_text_lrp.models import load as load_model  # noqa: E402
 from keras_text_lrp.text import Vocabulary, ptb_unescape_tokens, tokenize  # noqa: E402
 
-__all__ = ["SPECS", "build_bilstm", "build_cnn", "glove_table", "main", "measure", "train"]
+__all__ = ["SPECS", "build_bilstm", "build_cnn", "build_transformer", "glove_table", "main", "measure",
+           "train"]
 
 MAX_LEN = 60
 """Training sequence length (the longest SST-5 training sentence has 52 tokens)."""
@@ -72,14 +78,31 @@ SPECS: dict[str, dict[str, Any]] = {
         "max_epochs": 20,
         "patience": 4,
     },
+    "transformer": {
+        "name": "sst2-transformer",
+        "dataset": "sst2",
+        "max_length": 64,
+        "layers": 2,
+        "heads": 4,
+        "key_dim": 16,
+        "ffn_units": 100,
+        "dropout": 0.1,
+        "learning_rate": 5e-4,
+        "batch_size": 32,
+        "max_epochs": 12,
+        "patience": 3,
+    },
 }
 """Hyper-parameters of each model kind (``--epochs`` overrides ``max_epochs``)."""
 
 
 # --------------------------------------------------------------------- data
-def sst5_tokens(split: str) -> tuple[list[list[str]], np.ndarray]:
-    """Tokens (SST's PTB tokens, lowercased) and labels of an SST-5 split."""
-    texts, labels = load_sst5(split)
+_LOADERS = {"sst5": (load_sst5, SST5_LABEL_NAMES), "sst2": (load_sst2, SST2_LABEL_NAMES)}
+
+
+def sst5_tokens(split: str, dataset: str = "sst5") -> tuple[list[list[str]], np.ndarray]:
+    """Tokens (SST's PTB tokens, lowercased) and labels of a split of SST-5 (or ``dataset="sst2"``)."""
+    texts, labels = _LOADERS[dataset][0](split)
     return [tokenize(text, TOKENIZER_METHOD, lowercase=LOWERCASE)[0] for text in texts], labels
 
 
@@ -147,7 +170,46 @@ def build_bilstm(vocab_size: int, dim: int, spec: dict[str, Any], classes: int =
     return keras.Model(ids, logits, name="sst5_bilstm")
 
 
-_BUILDERS = {"cnn": build_cnn, "bilstm": build_bilstm}
+def build_transformer(vocab_size: int, dim: int, spec: dict[str, Any], classes: int = 2) -> keras.Model:
+    """A small BERT-style encoder of plain Keras layers (and :class:`PositionEmbedding`).
+
+    ``Embedding(mask_zero)`` + position embedding, then ``spec["layers"]``
+    blocks ``x = x + MHA(LN(x), LN(x)); x = x + FFN(LN(x))`` (pre-LayerNorm),
+    a final LayerNormalization, ``GlobalAveragePooling1D`` over the
+    non-padding positions (the Keras mask) and ``Dense(classes)`` logits.
+
+    Pre-LN, not BERT's post-LN, for a reason of Keras's own: a
+    ``MultiHeadAttention`` call deletes the Keras mask of the tensors it is
+    given, so in a post-LN block the residual (the same tensor) would lose
+    the padding mask in the model's own call and the second block and the
+    pooling would see the padding. In pre-LN the attention reads a
+    LayerNormalization output that nothing else reads.
+    """
+    from keras_text_lrp.pretrained.position import PositionEmbedding
+
+    length = spec["max_length"]
+    ids = keras.Input((length,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")(ids)
+    x = PositionEmbedding(length, name="position_embedding")(x)
+    for i in range(spec["layers"]):
+        h = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_attention_norm")(x)
+        a = keras.layers.MultiHeadAttention(
+            spec["heads"], spec["key_dim"], dropout=spec["dropout"], name=f"block{i}_attention"
+        )(h, h)
+        x = keras.layers.Add(name=f"block{i}_attention_residual")([x, a])
+        h = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_ffn_norm")(x)
+        h = keras.layers.Dense(spec["ffn_units"], activation="gelu", name=f"block{i}_ffn_in")(h)
+        h = keras.layers.Dense(dim, name=f"block{i}_ffn_out")(h)
+        h = keras.layers.Dropout(spec["dropout"], name=f"block{i}_ffn_dropout")(h)
+        x = keras.layers.Add(name=f"block{i}_ffn_residual")([x, h])
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    x = keras.layers.Dropout(spec["dropout"], name="dropout")(x)
+    logits = keras.layers.Dense(classes, name="logits")(x)
+    return keras.Model(ids, logits, name="sst2_transformer")
+
+
+_BUILDERS = {"cnn": build_cnn, "bilstm": build_bilstm, "transformer": build_transformer}
 
 
 class _KeepPaddingRowZero(keras.callbacks.Callback):
@@ -165,13 +227,14 @@ class _KeepPaddingRowZero(keras.callbacks.Callback):
 
 
 # ------------------------------------------------------------- measurement
-def measure(pretrained: PretrainedModel, split: str) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of a model on an SST-5 split, in one batched forward pass.
+def measure(pretrained: PretrainedModel, split: str, dataset: str = "sst5") -> dict[str, float]:
+    """Accuracy and mean cross-entropy of a model on a split of SST-5 (or SST-2), in one forward pass.
 
     The texts go through ``pretrained.encode`` (padded to the split's
-    longest sentence), exactly as the tests recompute them.
+    longest sentence, or to the model's fixed length), exactly as the tests
+    recompute them.
     """
-    texts, labels = load_sst5(split)
+    texts, labels = _LOADERS[dataset][0](split)
     ids = pretrained.encode(texts)
     logits = keras.ops.convert_to_numpy(pretrained.model(ids, training=False)).astype(np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -194,7 +257,7 @@ def train(kind: str, out_dir: str | os.PathLike[str] | None = None, seed: int = 
 
     Parameters
     ----------
-    kind : {"cnn", "bilstm"}
+    kind : {"cnn", "bilstm", "transformer"}
         Which model.
     out_dir : str or os.PathLike, optional
         Output folder (created if needed); the package's ``pretrained`` folder by default.
@@ -226,15 +289,18 @@ def train(kind: str, out_dir: str | os.PathLike[str] | None = None, seed: int = 
 
         tf.config.experimental.enable_op_determinism()
 
-    train_tokens, y_train = sst5_tokens("train")
-    dev_tokens, y_dev = sst5_tokens("dev")
+    dataset = spec.get("dataset", "sst5")
+    label_names = _LOADERS[dataset][1]
+    max_len = spec.get("max_length", MAX_LEN)
+    train_tokens, y_train = sst5_tokens("train", dataset)
+    dev_tokens, y_dev = sst5_tokens("dev", dataset)
     vocab = Vocabulary.from_tokens(train_tokens, min_count=1)
     table, found = glove_table(vocab, seed)
-    x_train, _ = vocab.encode(train_tokens, max_len=MAX_LEN)
-    x_dev, _ = vocab.encode(dev_tokens, max_len=MAX_LEN)
+    x_train, _ = vocab.encode(train_tokens, max_len=max_len)
+    x_dev, _ = vocab.encode(dev_tokens, max_len=max_len)
 
     build = _BUILDERS[kind]
-    model = build(len(vocab), table.shape[1], spec, len(SST5_LABEL_NAMES))
+    model = build(len(vocab), table.shape[1], spec, len(label_names))
     embedding = model.get_layer("embedding")
     embedding.embeddings.assign(table)
     model.compile(
@@ -245,7 +311,7 @@ def train(kind: str, out_dir: str | os.PathLike[str] | None = None, seed: int = 
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=spec["patience"], restore_best_weights=True
     )
-    print(f"Training {spec['name']} on SST-5 ({len(x_train)} sentences, vocabulary {len(vocab)}, "
+    print(f"Training {spec['name']} on {dataset.upper()} ({len(x_train)} sentences, vocabulary {len(vocab)}, "
           f"{found} GloVe vectors, backend {backend}, seed {seed})", flush=True)
     start = time.perf_counter()
     history = model.fit(
@@ -258,7 +324,7 @@ def train(kind: str, out_dir: str | os.PathLike[str] | None = None, seed: int = 
     best_epoch = int(stopper.best_epoch) + 1 if stopper.best_weights is not None else epochs_run
 
     # Save an uncompiled copy: no optimizer state in the file (a third of the size).
-    final = build(len(vocab), table.shape[1], spec, len(SST5_LABEL_NAMES))
+    final = build(len(vocab), table.shape[1], spec, len(label_names))
     final.set_weights(model.get_weights())
     name = spec["name"]
     model_path = out / f"{name}.keras"
@@ -269,13 +335,15 @@ def train(kind: str, out_dir: str | os.PathLike[str] | None = None, seed: int = 
     vocab.save(vocab_path)
 
     pretrained = load_model(model_path)
-    metrics = {split: measure(pretrained, split) for split in ("train", "dev", "test")}
+    metrics = {split: measure(pretrained, split, dataset) for split in ("train", "dev", "test")}
     dev_tokens_all = [t for tokens in dev_tokens for t in tokens]
-    test_tokens, _ = sst5_tokens("test")
+    test_tokens, _ = sst5_tokens("test", dataset)
     test_tokens_all = [t for tokens in test_tokens for t in tokens]
     report = {
         "name": name,
         "kind": kind,
+        "dataset": dataset,
+        "max_len": max_len,
         "spec": spec,
         "seed": seed,
         "backend": backend,
@@ -365,6 +433,38 @@ _ARCHITECTURE = {
         "60 LSTM units per direction. It is a re-implementation with the same shape, not the "
         "authors' weights."
     ),
+    "transformer": (
+        "A small BERT-style encoder of plain Keras layers (and the package's `PositionEmbedding`, "
+        "`keras_text_lrp/pretrained/position.py`, registered for loading):\n"
+        "GloVe-initialised `Embedding(mask_zero=True)` + a learned position embedding (fixed input length "
+        "{max_length}), then {layers} pre-LayerNorm blocks `x = x + MultiHeadAttention({heads} heads, "
+        "key_dim={key_dim}, dropout={dropout})(LN(x), LN(x)); x = x + Dropout(Dense(50)(GELU("
+        "Dense({ffn_units})(LN(x)))))`, a final `LayerNormalization`, `GlobalAveragePooling1D` over the "
+        "non-padding positions "
+        "(the Keras mask), `Dropout({dropout})`, `Dense(2)` logits (no softmax). Padding is masked in the "
+        "attention and the pooling, so the logits do not depend on padding.\n\n"
+        "**Pre-LN, not BERT's post-LN**: a Keras `MultiHeadAttention` call deletes the Keras mask of the "
+        "tensors it is given; in a post-LN block the residual is that same tensor, so in the model's own "
+        "call the second block and the pooling would lose the padding mask. In pre-LN the attention reads a "
+        "LayerNormalization output that nothing else reads. Explain it with `lrp.epsilon` (attention rule "
+        "cp), `lrp.attnlrp` or the gradient family; the position embedding's share of relevance stays "
+        "with the word at its position."
+    ),
+}
+
+_DATA = {
+    "sst5": (
+        "SST-5 sentence level (Socher et al. 2013), the copy shipped in\n"
+        "  `keras_text_lrp/datasets/data/sst5/` (checksummed; loaded with\n"
+        "  `keras_text_lrp.datasets.load_sst5`): train 8544 / dev 1101 / test 2210 sentences, root labels\n"
+        "  only (no phrase-level training)."
+    ),
+    "sst2": (
+        "SST-2 sentence level (Socher et al. 2013, neutral sentences dropped, binary labels), the copy\n"
+        "  shipped in `keras_text_lrp/datasets/data/sst2/` (checksummed; loaded with\n"
+        "  `keras_text_lrp.datasets.load_sst2`): train 6920 / dev 872 / test 1821 sentences, root labels\n"
+        "  only (no phrase-level training)."
+    ),
 }
 
 
@@ -394,12 +494,15 @@ def _card(report: dict[str, Any]) -> str:
     if report["seed"] != 0:
         command += f" --seed {report['seed']}"
     architecture = _ARCHITECTURE[kind].format(**spec)
+    dataset = report.get("dataset", "sst5")
+    names = _LOADERS[dataset][1]
+    what = "Five-class" if len(names) == 5 else "Binary"
     return f"""# {report['name']}
 
-Five-class sentence sentiment classifier (SST-5) shipped with keras_text_lrp for explanation
-examples and tests: load it with `keras_text_lrp.models.load("{report['name']}")`.
-Output: 5 logits in the order of `keras_text_lrp.datasets.SST5_LABEL_NAMES`
-({", ".join(SST5_LABEL_NAMES)}); no softmax layer (trained with `from_logits=True`).
+{what} sentence sentiment classifier ({dataset.upper().replace("SST", "SST-")}) shipped with keras_text_lrp
+for explanation examples and tests: load it with `keras_text_lrp.models.load("{report['name']}")`.
+Output: {len(names)} logits in the order of `keras_text_lrp.datasets.{dataset.upper()}_LABEL_NAMES`
+({", ".join(names)}); no softmax layer (trained with `from_logits=True`).
 Not meant for production use.
 
 ## Results
@@ -414,12 +517,9 @@ running each whole split through `.encode` and one batched forward pass
 
 ## Data
 
-- SST-5 sentence level (Socher et al. 2013), the copy shipped in
-  `keras_text_lrp/datasets/data/sst5/` (checksummed; loaded with
-  `keras_text_lrp.datasets.load_sst5`): train 8544 / dev 1101 / test 2210 sentences, root labels only
-  (no phrase-level training). License / terms: no license file in the original archive,
+- {_DATA[dataset]} License / terms: no license file in the original archive,
   distributed by the Stanford NLP group for research; cite the paper. See
-  `keras_text_lrp/datasets/data/sst5/README.md` and `keras_text_lrp/datasets/data/NOTICE.md`.
+  `keras_text_lrp/datasets/data/{dataset}/README.md` and `keras_text_lrp/datasets/data/NOTICE.md`.
 - Word vectors: GloVe 6B 50d (Pennington et al. 2014), the shipped subset
   `keras_text_lrp/datasets/data/glove_6b_50d/` (`load_glove("sst_vocab")`), PDDL v1.0.
 
@@ -433,7 +533,9 @@ running each whole split through `.encode` and one batched forward pass
   (`Vocabulary.save`). Out-of-vocabulary token rate: dev {report['oov_rate']['dev']:.1%},
   test {report['oov_rate']['test']:.1%}.
 - Ids: int32, shape `(batch, T)`, padding 0 after the tokens (`.encode(texts)`); training used
-  T = {MAX_LEN} (no sentence is cut); any T works at inference.
+  T = {report.get("max_len", MAX_LEN)} (no sentence is cut); {"any T works at inference"
+  if kind != "transformer"
+  else "the input length is fixed at " + str(report.get("max_len")) + " (`.encode` pads to it)"}.
 - Embedding initialisation: GloVe 50d for {report['glove_found']:,} of the {report['vocabulary_size'] - 2:,}
   words (looked up as is, then with PTB escapes undone); N(0, s^2) with s the standard deviation of the
   GloVe values for the others; padding and OOV rows 0. The embedding is trained (non-static).
@@ -466,7 +568,7 @@ Total parameters: {report['params']:,}.
 {epoch_rows}
 
 (Per-epoch train numbers are running averages over the epoch in training mode (dropout active);
-dev numbers are computed after each epoch with T = {MAX_LEN}.)
+dev numbers are computed after each epoch with T = {report.get("max_len", MAX_LEN)}.)
 
 ## Retrain
 

@@ -170,7 +170,12 @@ def test_smoothgrad_noise(square_model, compat, noise_scale):
 
 def test_compat_is_offered_by_every_analyzer_and_checked(mlp):
     model, _ = mlp
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(9, 4)(ids)
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.MultiHeadAttention(1, 2)(x, x))
+    attention_model = keras.Model(ids, keras.layers.Dense(2)(x))
     for name, cls in ANALYZERS.items():
+        model = attention_model if name.startswith("attention.") else mlp[0]  # those need attention
         extra = {"alpha": 2.0} if name == "lrp.alpha_beta" else {}
         for value in (None, "innvestigate"):
             assert create_analyzer(name, model, compat=value, **extra).compat == value

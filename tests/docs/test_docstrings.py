@@ -13,6 +13,7 @@ MODULES = [
     "keras_text_lrp.analyzers.base",
     "keras_text_lrp.analyzers.gradient",
     "keras_text_lrp.analyzers.lrp",
+    "keras_text_lrp.analyzers.attention",
     "keras_text_lrp.explain",
     "keras_text_lrp.models",
     "keras_text_lrp.model_tools",
