@@ -190,9 +190,12 @@ def _emit(line: str, stream: TextIO) -> None:
 
 
 def _token_cap(args: argparse.Namespace, pretrained: Any) -> int | None:
-    """``--max-len``, else the ``--max-tokens`` cap; none for a model whose TextVectorization cuts itself."""
+    """``--max-len``, else the ``--max-tokens`` cap; none for a model whose TextVectorization (or
+    keras-hub preprocessor) cuts itself."""
     if args.max_len is not None:
         return args.max_len
+    if pretrained.vocabulary is None:  # a keras-hub classifier: its preprocessor's sequence_length
+        return None
     import keras
 
     layers = pretrained.model._flatten_layers(include_self=False)

@@ -161,6 +161,10 @@ class Composite:
     #: For MultiHeadAttention and LayerNormalization/RMSNormalization; ``None``: as ``opaque``.
     attention: Any = None
     normalization: Any = None
+    #: Whether a sum of the token embedding with other embeddings of its positions (BERT's token +
+    #: position + segment) hands all its relevance to the tokens (the LRP family; SEMANTICS.md,
+    #: "Transformer layers"), or is differentiated like any sum (the gradient family).
+    sums_to_tokens: bool = True
 
     def linear_rule(self, layer: Any) -> Any:
         return self.linear(layer) if _is_factory(self.linear) else self.linear
@@ -189,7 +193,7 @@ def _is_factory(obj: Any) -> bool:
 #: family equals the backend's autodiff, and needs no registered rule).
 GRADIENT = Composite(
     linear=LinearGradient(), activation=ActivationGradient(), max=Route(), proportional=Route(),
-    product=Route(), opaque=Route(), custom=Route(),
+    product=Route(), opaque=Route(), custom=Route(), sums_to_tokens=False,
 )
 
 
@@ -307,34 +311,53 @@ class Engine:
             self.tokens[i].embedding.outputs[0] if i in self.tokens else key
             for i, key in enumerate(self.graph.inputs)
         ]
-        self._prefix = {s for t in self.tokens.values() for s in (*t.text_steps, *t.id_steps, t.embedding)}
+        # Joins stay out: one join can carry a token input and inputs that are analysis points.
+        self._prefix = {
+            s for t in self.tokens.values() for s in (*t.text_steps, *t.id_steps, t.embedding)
+            if s.layer is not None
+        }
         self._embedding_sums()
         self.stripped: dict = {}
         self._check_placement()
 
     def _embedding_sums(self) -> None:
-        """``embedding + constant`` at an analysis point (a position embedding): routed.
+        """Sums of embeddings at the analysis points: all their relevance goes to the tokens.
 
-        SEMANTICS.md, "Transformer layers": the word relevance of a position
-        includes the shares of every embedding at that position, so the token
-        keeps the position embedding's share too; the gradient of the sum is
-        the identity, so routing is exact for the gradient family as well.
+        Two forms: ``embedding + constant`` (a position table added with
+        ``x + pos``), and an ``Add`` of the token embedding with other
+        embeddings of the same positions (keras-hub's BERT: token + position
+        + segment, where the position embedding depends on the token
+        embedding's shape only and the segment embedding reads another id
+        input). SEMANTICS.md, "Transformer layers": the word relevance of a
+        position includes the shares of every embedding at that position, so
+        the token keeps them all. For the gradient family nothing changes: it
+        differentiates the sum, whose derivative in the token embedding is the
+        identity.
         """
+        tokens = {self.tokens[i].embedding.outputs[0] for i in self.tokens}
         points = set(self.points)
         # The points as they enter and leave nested models and inlined custom layers (join steps):
         # a position-embedding layer of its own sits behind such a join.
         for step in self.graph.steps:
             if step.layer is None and len(step.inputs) == len(step.outputs):
-                points.update(y for x, y in zip(step.inputs, step.outputs) if x in points)
-        self._point_sums: set = set()
+                for x, y in zip(step.inputs, step.outputs):
+                    if x in points:
+                        points.add(y)
+                        if x in tokens:
+                            tokens.add(y)
+            elif step.layer is not None and layers.is_shape_only(step.layer) and set(step.inputs) <= points:
+                points.update(step.outputs)  # a position embedding: a value of the positions
+        self._point_sums: dict = {}
         for step, kind in self.kinds.items():
-            if (
-                kind == "proportional" and type(step.layer).__name__ == "Add"
-                and not isinstance(step.layer, kl.Layer) and len(step.inputs) == 1
-                and step.inputs[0] in points
-            ):
+            if kind != "proportional" or type(step.layer).__name__ != "Add":
+                continue
+            if not isinstance(step.layer, kl.Layer) and len(step.inputs) == 1 and step.inputs[0] in points:
                 self.kinds[step] = "route"
-                self._point_sums.add(step)
+                self._point_sums[step] = 0
+            elif len(step.inputs) > 1 and set(step.inputs) <= points:
+                first = next((j for j, k in enumerate(step.inputs) if k in tokens), None)
+                if first is not None:
+                    self._point_sums[step] = first
 
     @staticmethod
     def _kind(step: Step) -> str:
@@ -361,6 +384,13 @@ class Engine:
                 for step in consumers.get(k, []):
                     if self.kinds.get(step) == "embedding":
                         embeds.append(step)
+                    elif step.layer is None and len(step.inputs) == len(step.outputs):
+                        # A join into or out of a nested model maps its tensors one to one: follow
+                        # only the outputs of this input (a BERT backbone takes ids, segments and a
+                        # padding mask through one join).
+                        if step not in chain:
+                            chain.append(step)
+                        frontier.extend(y for x, y in zip(step.inputs, step.outputs) if x == k)
                     elif self._is_id_step(step):
                         if step not in chain:
                             chain.append(step)
@@ -454,6 +484,9 @@ class Engine:
                 continue
             values = {token.id_key: x}
             for step in token.id_steps:
+                if step.layer is None:  # a join: it carries the other inputs' tensors too
+                    values.update((y, values[k]) for k, y in zip(step.inputs, step.outputs) if k in values)
+                    continue
                 for k, y in zip(step.outputs, step.call([values[k] for k in step.inputs])):
                     values[k] = y
             ids = values[token.embedding.inputs[0]]
@@ -516,6 +549,12 @@ class Engine:
         for step in self.graph.steps:
             if step in self._prefix:
                 continue
+            if step.layer is None:  # a join: carries what has a value (token ids have none here)
+                for k, y in zip(step.inputs, step.outputs):
+                    if k in values:
+                        values[y] = values[k]
+                        mask_of[y] = mask_of.get(k)
+                continue
             xs = [values[k] for k in step.inputs]
             ms = [mask_of.get(k) for k in step.inputs]
             ctx = self._call(step, xs, ms, composite)
@@ -525,7 +564,8 @@ class Engine:
             # A position embedding added at the analysis point keeps the token mask (mask_zero), as
             # the masking custom layer that adds it does in Keras (an inlined op carries no mask).
             keep = step in self.stripped or step in self._point_sums
-            out_masks = ms[:1] * len(step.outputs) if keep else step.output_masks(xs, ms)
+            first = self._point_sums.get(step, 0)
+            out_masks = ms[first:first + 1] * len(step.outputs) if keep else step.output_masks(xs, ms)
             for k, y, m in zip(step.outputs, ctx.ys, out_masks):
                 values[k] = y
                 mask_of[k] = m
@@ -582,6 +622,10 @@ class Engine:
                 continue
             if step.layer is None:
                 out = rs if len(rs) == len(step.inputs) else identity(None, rs)
+            elif step in self._point_sums and len(step.inputs) > 1 and composite.sums_to_tokens:
+                # An embedding sum (see _embedding_sums): everything to the token embedding.
+                token = self._point_sums[step]
+                out = [rs[0] if j == token else None for j in range(len(step.inputs))]
             elif step in self.stripped and self.kinds.get(step) != "linear":
                 out = rs[:1]
             else:

@@ -33,6 +33,7 @@ from keras_text_lrp.text.pipeline import (
     oov_warning,
     vocabulary_form,
 )
+from keras_text_lrp.text.hub import HubPipeline, hub_preprocessor
 from keras_text_lrp.text.relevance import word_relevance
 from keras_text_lrp.text.vocab import Vocabulary
 
@@ -77,6 +78,8 @@ class Explanation:
     oov_words : list of list of str
         The tokens of each text that are not in the vocabulary (explained as
         the out-of-vocabulary id).
+    oov_id : int
+        That id (1, or a keras-hub tokenizer's ``[UNK]`` id).
     """
 
     texts: list[str]
@@ -92,6 +95,7 @@ class Explanation:
     padding_relevance: dict[str, np.ndarray] = field(default_factory=dict)
     positions: list[np.ndarray] = field(default_factory=list)
     oov_words: list[list[str]] = field(default_factory=list)
+    oov_id: int = Vocabulary.oov_id
 
     @property
     def methods(self) -> list[str]:
@@ -120,7 +124,7 @@ class Explanation:
         """Per text, which tokens are out of the vocabulary (encoded as the ``[UNK]`` id)."""
         # ``positions`` maps tokens to id columns (pre-padding shifts them).
         columns = self.positions or [range(len(tokens)) for tokens in self.tokens]
-        return [[bool(self.ids[i, c] == Vocabulary.oov_id) for c in columns[i]]
+        return [[bool(self.ids[i, c] == self.oov_id) for c in columns[i]]
                 for i in range(len(self.tokens))]
 
     def __len__(self) -> int:
@@ -272,6 +276,7 @@ class _Setup:
     label_names: list[str] | None
     analyzers: dict[str, Any]
     limit: int | None = None  # the most tokens a text keeps
+    hub: HubPipeline | None = None  # a keras-hub classifier's own preprocessor encodes the texts
 
 
 def _setup(
@@ -303,6 +308,21 @@ def _setup(
             + (" (a one-unit sigmoid head is two classes: [negative, positive])" if first.binary else "")
             + f"; give {n_outputs} names in class order."
         )
+    preprocessor = hub_preprocessor(model)
+    if preprocessor is not None:
+        given = [n for n, v in (("max_len", max_len), ("min_len", min_len), ("padding", padding)) if v is not None]
+        if given:
+            raise InvalidArgumentError(
+                f"{', '.join(given)} cannot be set for model {model.name!r}: its keras-hub preprocessor "
+                f"{type(preprocessor).__name__} cuts and pads the texts itself (its sequence_length)."
+            )
+        hub = HubPipeline(preprocessor, [t.name for t in model.inputs])
+        if hub.token_index not in engine.token_inputs():
+            raise InvalidModelError(
+                f"the token_ids input of {model.name!r} does not feed an Embedding; keras_text_lrp explains "
+                "keras-hub classifiers at their token embedding."
+            )
+        return _Setup(model, None, label_names, analyzers, None, hub)
     if len(model.inputs) != 1 or not (0 in engine.token_inputs() or 0 in engine.text_inputs()):
         raise InvalidModelError(
             f"explain() needs a model with one input of token ids feeding an Embedding, or of raw "
@@ -377,9 +397,11 @@ def _explain_batch(
     """
     step = progress if progress is not None else (lambda stage: None)
     first = next(iter(setup.analyzers.values()))
-    if setup.pipeline is None:
+    if setup.hub is not None:
+        inputs, batch = setup.hub.encode(texts)
+    elif setup.pipeline is None:
         batch = encode_with_layer(first, texts)
-        inputs: Any = list(texts)
+        inputs = list(texts)
     else:
         batch = setup.pipeline.encode(texts)
         inputs = batch.ids
@@ -393,7 +415,10 @@ def _explain_batch(
             )
         unknown = [i for i, (tok, oov) in enumerate(zip(batch.tokens, batch.oov))
                    if tok and len(oov) == len(tok)]
-        oov_token = "[UNK]" if setup.pipeline is None else setup.pipeline.vocabulary.oov_token
+        oov_token = (
+            setup.hub.oov_token if setup.hub is not None
+            else "[UNK]" if setup.pipeline is None else setup.pipeline.vocabulary.oov_token
+        )
         note = oov_warning(batch, oov_token, skip=unknown)
         if note is not None:
             warnings.warn(note + ".", stacklevel=3)
@@ -411,7 +436,9 @@ def _explain_batch(
     scores, relevance, padding = {}, {}, {}
     pad = batch.padding_mask()
     for name, analyzer in setup.analyzers.items():
-        r = np.asarray(analyzer.analyze(inputs, neuron_selection=targets, batch_size=batch_size))
+        r = analyzer.analyze(inputs, neuron_selection=targets, batch_size=batch_size)
+        # A keras-hub classifier has an analysis point per input: the words are the token ids'.
+        r = np.asarray(r[setup.hub.token_index] if setup.hub is not None else r)
         words = word_relevance(r, pooling=pooling)
         scores[name] = batch.token_scores(words)
         # What analyze() puts at the padding columns (0 for a model with mask_zero), kept apart.
@@ -423,7 +450,8 @@ def _explain_batch(
         texts=texts, tokens=batch.tokens, offsets=batch.offsets, ids=batch.ids, scores=scores, logits=logits,
         predicted=predicted, target=targets,
         label_names=None if setup.label_names is None else list(setup.label_names), relevance=relevance,
-        padding_relevance=padding, positions=batch.positions, oov_words=batch.oov,
+        padding_relevance=padding, positions=batch.token_columns, oov_words=batch.oov,
+        oov_id=Vocabulary.oov_id if setup.hub is None else setup.hub.oov_id,
     )
     return explanation, len(cut)
 

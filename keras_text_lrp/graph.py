@@ -212,15 +212,19 @@ def _functional_of(model: Any) -> Any:
     )
 
 
+_DATA_MASKS = ("attention_mask", "padding_mask")
+
+
 def _mask_ids(node: Any) -> set:
     """Ids of the KerasTensors a node receives as mask arguments (``mask``, ``*_mask``).
 
-    ``attention_mask`` is data the user passes (MultiHeadAttention), not a Keras
-    mask: it stays a step input.
+    ``attention_mask`` (MultiHeadAttention) and ``padding_mask`` (keras-hub's
+    ``TransformerEncoder``, which turns it into an attention mask) are data the
+    user passes, not Keras masks: they stay step inputs.
     """
     out = set()
     for name, value in node.arguments.kwargs.items():
-        if name == "mask" or (name.endswith("_mask") and name != "attention_mask"):
+        if name == "mask" or (name.endswith("_mask") and name not in _DATA_MASKS):
             out.update(id(t) for t in keras.tree.flatten(value) if isinstance(t, keras.KerasTensor))
     return out
 

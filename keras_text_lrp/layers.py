@@ -239,10 +239,31 @@ def _check_class(layer_class: Any) -> None:
         )
 
 
+# Layers of other libraries, by "module.Class", so that the library need not be imported (keras-hub
+# is an optional extra): the ones whose output depends on the *shape* of their input only, a position
+# embedding read off the token embeddings' length. They route (their vector-Jacobian product is zero);
+# the engine gives the sum they feed to the tokens (Engine._embedding_sums).
+SHAPE_ONLY = frozenset({
+    "keras_hub.src.layers.modeling.position_embedding.PositionEmbedding",
+    "keras_hub.src.layers.modeling.sine_position_encoding.SinePositionEncoding",
+})
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def is_shape_only(layer: Any) -> bool:
+    """Whether ``layer``'s output depends on its input's shape only (a position embedding)."""
+    return any(_qualified(cls) in SHAPE_ONLY for cls in type(layer).__mro__)
+
+
 def _lookup(table: dict, layer: Any) -> Any:
     for cls in type(layer).__mro__:
         if cls in table:
             return table[cls]
+    if table is _KIND and is_shape_only(layer):
+        return "route"
     return None
 
 

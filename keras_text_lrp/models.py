@@ -90,8 +90,9 @@ class PretrainedModel:
     model : keras.Model
         Takes int32 token ids of shape ``(batch, T)`` (0 = padding) and returns
         logits of shape ``(batch, len(labels))``; there is no softmax.
-    vocabulary : Vocabulary
-        Token to id mapping (0 padding, 1 out-of-vocabulary).
+    vocabulary : Vocabulary or None
+        Token to id mapping (0 padding, 1 out-of-vocabulary); ``None`` for a
+        keras-hub classifier, whose own ``preprocessor`` encodes the texts.
     labels : tuple of str
         Class names in logit order.
     card : str
@@ -109,7 +110,7 @@ class PretrainedModel:
 
     name: str
     model: Any
-    vocabulary: Vocabulary
+    vocabulary: Vocabulary | None
     labels: tuple[str, ...]
     card: str
     path: Path
@@ -157,6 +158,11 @@ class PretrainedModel:
         numpy.ndarray of int32, shape (B, T)
             Token ids, padding (0) after the tokens, unknown tokens 1.
         """
+        if self.vocabulary is None:
+            raise InvalidArgumentError(
+                f"{self.name!r} is a keras-hub classifier: encode texts with its own preprocessor "
+                "(model.preprocessor(texts)), or explain them with keras_text_lrp.explain"
+            )
         if isinstance(texts, str):
             texts = [texts]
         token_lists = [self.tokenize(text) for text in texts]
@@ -463,9 +469,19 @@ def load(
             raise ModelFileError(f"Model file {str(path)!r} does not exist")
         label_names = None if labels is None else tuple(str(label) for label in labels)
     model = _load_keras(path, custom_objects, safe_mode)
-    if vocab_path is None:  # a .keras path
+    from keras_text_lrp.text.hub import hub_preprocessor
+
+    hub = vocab_path is None and hub_preprocessor(model) is not None
+    if hub and vocabulary is not None:
+        raise InvalidArgumentError(
+            f"{str(path)!r} is a keras-hub classifier with its own preprocessor (tokenizer and "
+            "vocabulary); do not pass a vocabulary"
+        )
+    if hub:  # its preprocessor encodes the texts
+        vocab = None
+    elif vocab_path is None:  # a .keras path
         vocab = _path_vocabulary(model, path, vocabulary)
-    input_dim = _embedding_input_dim(model)
+    input_dim = None if hub else _embedding_input_dim(model)
     if input_dim is not None and input_dim < len(vocab):
         raise ModelFileError(
             f"The Embedding of {str(path)!r} has {input_dim} rows but the vocabulary has {len(vocab)} "

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -e ".[test]"
+# keras-hub, without the full tensorflow wheel that tensorflow-text would pull in (see the script).
+bash scripts/install_hub.sh
 ruff check keras_text_lrp tests benchmarks
 # The documentation site, strictly: any warning (a broken link, a docstring griffe cannot parse, an
 # analyzer whose example fails while its figure is drawn) fails the run.

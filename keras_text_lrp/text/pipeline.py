@@ -111,6 +111,13 @@ class EncodedBatch:
         as the out-of-vocabulary id).
     limit : int or None
         The most tokens a text keeps.
+    groups : list of numpy.ndarray of int, optional
+        For word pieces (a keras-hub tokenizer): per text, the token each
+        column of ``positions`` belongs to; a token's score is the sum over
+        its columns. ``None``: one column per token.
+    kept : list of int, optional
+        With ``groups``: the pieces kept per text (``token_counts`` then
+        counts pieces too).
     """
 
     tokens: list[list[str]]
@@ -120,15 +127,35 @@ class EncodedBatch:
     token_counts: list[int]
     oov: list[list[str]] = field(default_factory=list)
     limit: int | None = None
+    groups: list[np.ndarray] | None = None
+    kept: list[int] | None = None
 
     @property
     def truncated(self) -> list[int]:
         """Indices of the texts that were cut to :attr:`limit` tokens."""
-        return [i for i, (n, t) in enumerate(zip(self.token_counts, self.tokens)) if n > len(t)]
+        kept = self.kept if self.kept is not None else [len(t) for t in self.tokens]
+        return [i for i, (n, k) in enumerate(zip(self.token_counts, kept)) if n > k]
+
+    @property
+    def token_columns(self) -> list[np.ndarray]:
+        """Per text, the column of each token (of its first piece, with :attr:`groups`)."""
+        if self.groups is None:
+            return self.positions
+        return [p[np.r_[True, g[1:] != g[:-1]]] if len(g) else p for p, g in zip(self.positions, self.groups)]
 
     def token_scores(self, words: np.ndarray) -> list[np.ndarray]:
-        """Per text, the entries of a ``(batch, T)`` array at its kept tokens, in token order."""
-        return [words[i, p] for i, p in enumerate(self.positions)]
+        """Per text, the entries of a ``(batch, T)`` array at its kept tokens, in token order.
+
+        With :attr:`groups`, a token's entry is the sum over the columns of its pieces.
+        """
+        if self.groups is None:
+            return [words[i, p] for i, p in enumerate(self.positions)]
+        out = []
+        for i, (p, g) in enumerate(zip(self.positions, self.groups)):
+            summed = np.zeros((len(self.tokens[i]),) + words.shape[2:], words.dtype)
+            np.add.at(summed, g, words[i, p])
+            out.append(summed)
+        return out
 
     def padding_mask(self) -> np.ndarray:
         """``(batch, T)`` bool: True at the columns that hold no token (padding)."""
