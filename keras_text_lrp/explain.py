@@ -24,6 +24,7 @@ from keras_text_lrp._fileio import atomic_write_text
 from keras_text_lrp.analyzers.options import split_options
 from keras_text_lrp.analyzers.registry import create_analyzer
 from keras_text_lrp.errors import InvalidArgumentError, InvalidInputError, InvalidModelError
+from keras_text_lrp.text.hub import HubPipeline, hub_preprocessor
 from keras_text_lrp.text.pipeline import (
     PTB_FORMS,
     TextPipeline,
@@ -33,7 +34,6 @@ from keras_text_lrp.text.pipeline import (
     oov_warning,
     vocabulary_form,
 )
-from keras_text_lrp.text.hub import HubPipeline, hub_preprocessor
 from keras_text_lrp.text.relevance import word_relevance
 from keras_text_lrp.text.vocab import Vocabulary
 
@@ -310,7 +310,8 @@ def _setup(
         )
     preprocessor = hub_preprocessor(model)
     if preprocessor is not None:
-        given = [n for n, v in (("max_len", max_len), ("min_len", min_len), ("padding", padding)) if v is not None]
+        owned = (("max_len", max_len), ("min_len", min_len), ("padding", padding))
+        given = [n for n, v in owned if v is not None]
         if given:
             raise InvalidArgumentError(
                 f"{', '.join(given)} cannot be set for model {model.name!r}: its keras-hub preprocessor "

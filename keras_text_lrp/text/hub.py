@@ -13,10 +13,9 @@ recognised by what it has (:func:`hub_preprocessor`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
-
-import re
 
 import numpy as np
 
@@ -67,7 +66,8 @@ class HubPipeline:
         self.tokenizer = preprocessor.tokenizer
         self.input_names = list(input_names)
         self.token_index = self.input_names.index("token_ids")
-        self.special = np.asarray(sorted(set(getattr(self.tokenizer, "special_token_ids", []) or [])), "int64")
+        special = getattr(self.tokenizer, "special_token_ids", None) or []
+        self.special = np.asarray(sorted(set(special)), "int64")
         self.oov_token = getattr(self.tokenizer, "oov_token", "[UNK]")
         self.oov_id = int(self.tokenizer.token_to_id(self.oov_token))
         self.lowercase = bool(getattr(self.tokenizer, "lowercase", False))
