@@ -237,15 +237,13 @@ class Analyzer:
 
     def _runs_on_ids(self, length: int) -> bool:
         """Whether the model, from its token ids, gives finite outputs for one row of ``length`` ids."""
-        ids = ops.ones((1, length), "int32")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                points, masks = self._engine.embed([ids])
-                logits = self._engine.forward(points, masks)["values"][self._output_key]
-            except Exception:  # the backend's own error for too short a sequence (an empty conv output)
-                return False
-        return bool(np.all(np.isfinite(ops.convert_to_numpy(logits))))
+        from keras_text_lrp.text.pipeline import runs_on
+
+        def forward(ids: np.ndarray) -> Any:
+            points, masks = self._engine.embed([ops.convert_to_tensor(ids)])
+            return self._engine.forward(points, masks)["values"][self._output_key]
+
+        return runs_on(forward, length)
 
     def tokens(self, texts: Any) -> list[list[str]]:
         """The tokens the model's ``TextVectorization`` makes of each text (standardised, split, cut).

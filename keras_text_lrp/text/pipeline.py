@@ -320,21 +320,31 @@ def _layer_token_counts(layer: Any, texts: list[str]) -> list[int] | None:
 _LENGTHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _runs(model: Any, length: int) -> bool:
-    """Whether ``model`` gives finite outputs for one row of ``length`` ids (1, the OOV id)."""
+def runs_on(forward: Callable[[Any], Any], length: int, dtype: str = "int32") -> bool:
+    """Whether ``forward`` gives finite outputs for one row of ``length`` ids (1, the OOV id).
+
+    The one probe behind every least length: ``forward`` is the model's own
+    call for a token-id model (:func:`model_lengths`), or the engine's pass
+    from the ids for a ``TextVectorization`` model, whose input is strings
+    (``Analyzer``'s least text width).
+    """
     import keras
 
-    spec = model.inputs[0]
-    dtype = spec.dtype if "int" in str(spec.dtype) or "float" in str(spec.dtype) else "int32"
-    x = np.ones((1, length), dtype=str(dtype))
+    x = np.ones((1, length), dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            y = model(x, training=False)
+            y = forward(x)
         except Exception:  # the backend's own error for too short a sequence (e.g. an empty conv output)
             return False
     outputs = y if isinstance(y, (list, tuple)) else [y]
     return all(np.all(np.isfinite(keras.ops.convert_to_numpy(o))) for o in outputs)
+
+
+def _runs(model: Any, length: int) -> bool:
+    spec = model.inputs[0]
+    dtype = spec.dtype if "int" in str(spec.dtype) or "float" in str(spec.dtype) else "int32"
+    return runs_on(lambda x: model(x, training=False), length, str(dtype))
 
 
 def model_lengths(model: Any) -> tuple[int | None, int]:
