@@ -35,10 +35,10 @@ KERNEL = "ktl-tutorial-python"
 MAX_BYTES = 2_000_000
 
 
-def test_the_four_tutorials_are_there() -> None:
+def test_the_five_tutorials_are_there() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert names == ["01_quickstart.ipynb", "02_sst5_cnn.ipynb", "03_sst5_bilstm.ipynb",
-                     "04_20newsgroups_cnn.ipynb"], names
+                     "04_20newsgroups_cnn.ipynb", "05_sst2_transformer_faithfulness.ipynb"], names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
