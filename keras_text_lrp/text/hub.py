@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_text_lrp.errors import InvalidModelError
 from keras_text_lrp.text.pipeline import EncodedBatch
 from keras_text_lrp.text.tokenize import align_tokens, merge_wordpieces
 
@@ -34,12 +35,25 @@ def hub_preprocessor(model: Any) -> Any | None:
     A keras-hub task model holds it as ``model.preprocessor``; it is used when
     it has a tokenizer that maps ids back to pieces and the model takes
     ``token_ids``.
+
+    Raises
+    ------
+    InvalidModelError
+        If the tokenizer is not a WordPiece one (RoBERTa's byte pairs, ...).
     """
     pre = getattr(model, "preprocessor", None)
     tokenizer = getattr(pre, "tokenizer", None)
     names = [t.name for t in getattr(model, "inputs", None) or []]
     if pre is None or not hasattr(tokenizer, "id_to_token") or "token_ids" not in names:
         return None
+    if not any(cls.__name__ == "WordPieceTokenizer" for cls in type(tokenizer).__mro__):
+        # Byte-pair and SentencePiece pieces mark word starts, not continuations, and carry their
+        # own byte encoding: merging them by the WordPiece rule would give wrong words.
+        raise InvalidModelError(
+            f"model {getattr(model, 'name', '')!r} uses a {type(tokenizer).__name__}; keras_text_lrp "
+            "merges the pieces of WordPiece tokenizers (BERT, DistilBERT) into words only. Explain its "
+            "token ids with create_analyzer(...).analyze(model.preprocessor(texts)) instead."
+        )
     return pre
 
 

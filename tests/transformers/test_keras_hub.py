@@ -26,7 +26,7 @@ from gradient_reference import autodiff
 
 import keras_text_lrp as ktl
 from keras_text_lrp import cli, models
-from keras_text_lrp.errors import InvalidArgumentError
+from keras_text_lrp.errors import InvalidArgumentError, InvalidModelError
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -206,3 +206,18 @@ def test_the_command_line_explains_a_saved_keras_hub_classifier(bert, tmp_path, 
         loaded.encode(TEXTS)
     with pytest.raises(InvalidArgumentError, match="do not pass a vocabulary"):
         models.load(path, vocabulary=tmp_path / "x.vocab.json")
+
+
+def test_a_byte_pair_tokenizer_is_refused_naming_it():
+    """RoBERTa's byte-pair pieces mark word starts (``Ġ``): they are not merged by the WordPiece rule."""
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4, "Ġ": 5, "m": 6, "o": 7, "Ġm": 8,
+             "Ġmo": 9}
+    tokenizer = keras_hub.models.RobertaTokenizer(vocabulary=vocab, merges=["Ġ m", "Ġm o"])
+    pre = keras_hub.models.RobertaTextClassifierPreprocessor(tokenizer=tokenizer, sequence_length=8)
+    backbone = keras_hub.models.RobertaBackbone(
+        vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+        max_sequence_length=8,
+    )
+    model = keras_hub.models.RobertaTextClassifier(backbone=backbone, num_classes=2, preprocessor=pre)
+    with pytest.raises(InvalidModelError, match="uses a RobertaTokenizer; keras_text_lrp merges"):
+        ktl.explain(model, ["mo mo"], "lrp.epsilon")
