@@ -554,6 +554,8 @@ class Engine:
                     if k in values:
                         values[y] = values[k]
                         mask_of[y] = mask_of.get(k)
+                        if k in nonnegative:
+                            nonnegative.add(y)
                 continue
             xs = [values[k] for k in step.inputs]
             ms = [mask_of.get(k) for k in step.inputs]

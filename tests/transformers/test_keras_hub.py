@@ -45,32 +45,29 @@ def _scaled(model: keras.Model, layer: str) -> None:
     dense.set_weights([kernel * 20.0, bias + 0.1])
 
 
-@pytest.fixture(scope="module")
-def bert() -> keras.Model:
-    keras.utils.set_random_seed(3)
-    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
-    pre = keras_hub.models.BertTextClassifierPreprocessor(tokenizer=tokenizer, sequence_length=LENGTH)
-    backbone = keras_hub.models.BertBackbone(
+def _classifier(family: str, classes: int, seed: int) -> keras.Model:
+    """keras-hub's ``{family}TextClassifier`` with its preprocessor, from a tiny config (no download)."""
+    keras.utils.set_random_seed(seed)
+    hub = keras_hub.models
+    tokenizer = getattr(hub, f"{family}Tokenizer")(vocabulary=VOCAB, lowercase=True)
+    pre = getattr(hub, f"{family}TextClassifierPreprocessor")(tokenizer=tokenizer, sequence_length=LENGTH)
+    backbone = getattr(hub, f"{family}Backbone")(
         vocabulary_size=len(VOCAB), num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
         max_sequence_length=LENGTH,
     )
-    model = keras_hub.models.BertTextClassifier(backbone=backbone, num_classes=3, preprocessor=pre)
+    model = getattr(hub, f"{family}TextClassifier")(backbone=backbone, num_classes=classes, preprocessor=pre)
     _scaled(model, "logits")
     return model
+
+
+@pytest.fixture(scope="module")
+def bert() -> keras.Model:
+    return _classifier("Bert", 3, seed=3)
 
 
 @pytest.fixture(scope="module")
 def distilbert() -> keras.Model:
-    keras.utils.set_random_seed(4)
-    tokenizer = keras_hub.models.DistilBertTokenizer(vocabulary=VOCAB, lowercase=True)
-    pre = keras_hub.models.DistilBertTextClassifierPreprocessor(tokenizer=tokenizer, sequence_length=LENGTH)
-    backbone = keras_hub.models.DistilBertBackbone(
-        vocabulary_size=len(VOCAB), num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=LENGTH,
-    )
-    model = keras_hub.models.DistilBertTextClassifier(backbone=backbone, num_classes=2, preprocessor=pre)
-    _scaled(model, "logits")
-    return model
+    return _classifier("DistilBert", 2, seed=4)
 
 
 def _inputs(model: keras.Model, texts: list[str]) -> dict:
